@@ -1,0 +1,194 @@
+"""What every source adapter shares: where rows come from and how fields are read.
+
+An adapter module has `NAME`, `DESCRIPTION`, a `Params` model (its own parameters) and
+`read(src, params, ctx) -> Iterator[Record | Rejected]`. It reads rows through `src.rows()`,
+which counts them as `records_in`, so every row must end as records or rejected items.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline.errors import InputError
+from pipeline.jsonl import BadLine, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
+from pipeline.ops.base import Params, StageContext
+from pipeline.record import Record, Rejected, check_messages
+
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", ".bin", ".ckpt"}
+ROW_SUFFIXES = {".json", ".jsonl", ".parquet", ".csv", ".tsv"}
+
+
+class AdapterParams(Params):
+    """Adapters with no parameters of their own use this."""
+
+
+@dataclass
+class Source:
+    """Where an ingest stage reads from: a local file/folder or a HF hub dataset."""
+
+    path: Path | None
+    hub: str | None
+    split: str
+    config: str | None
+    lenient: bool
+    ctx: StageContext
+    label: str
+    limit: int | None = None
+    seed: int | None = None
+
+    def files(self, suffixes: set[str] = ROW_SUFFIXES) -> list[Path]:
+        """The local files to read: the file itself, or a folder's matching files, sorted."""
+        assert self.path is not None
+        if self.path.is_dir():
+            found = sorted(p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            if not found:
+                raise InputError(f"{self.path}: no {'/'.join(sorted(suffixes))} files in this folder")
+            return found
+        return [self.path]
+
+    def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True) -> Iterator[tuple[str, Any]]:
+        """Yield `(where, row)` for each row taken, counting it in `records_in`.
+
+        With `limit`, only the first `limit` rows are taken; with `limit` and `seed`, a seeded
+        uniform sample of `limit` rows, in file order. `rows_seen` counts every row read.
+        Bad JSON lines come through as `BadLine` values in lenient mode.
+        """
+        raw = self._hub_rows() if self.hub else self._file_rows(suffixes)
+        if sample and self.limit is not None:
+            raw = take(raw, self.limit, self.seed, self.ctx)
+        for where, row in raw:
+            self.ctx.count("records_in")
+            yield where, row
+
+    def _file_rows(self, suffixes: set[str]) -> Iterator[tuple[str, Any]]:
+        for path in self.files(suffixes):
+            for item in read_rows(path, lenient=self.lenient):
+                self.ctx.count("rows_seen")
+                yield item
+
+    def _hub_rows(self) -> Iterator[tuple[str, Any]]:
+        try:
+            import datasets
+        except ImportError as e:  # pragma: no cover - datasets is a core dependency
+            raise InputError(f"reading {self.hub} needs the 'datasets' package") from e
+        try:
+            ds = datasets.load_dataset(self.hub, name=self.config, split=self.split, streaming=True)
+        except Exception as e:  # the hub raises many types; all are input problems here
+            raise InputError(f"{self.hub}: cannot load from the hub: {e}") from None
+        for i, row in enumerate(ds):
+            self.ctx.count("rows_seen")
+            yield f"{self.hub}[{self.split}]:row{i}", row
+
+
+def take(items: Iterator[Any], limit: int, seed: int | None, ctx: StageContext) -> Iterator[Any]:
+    """The first `limit` items, or (with a seed) a seeded reservoir sample kept in input order."""
+    if seed is None:
+        for n, item in enumerate(items):
+            if n >= limit:
+                return
+            yield item
+        return
+    rng = ctx.rng(seed)
+    reservoir: list[tuple[int, Any]] = []
+    for n, item in enumerate(items):
+        if n < limit:
+            reservoir.append((n, item))
+        else:
+            j = rng.randint(0, n)
+            if j < limit:
+                reservoir[j] = (n, item)
+    reservoir.sort(key=lambda pair: pair[0])
+    for _, item in reservoir:
+        yield item
+
+
+def refuse_pickle(path: Path) -> None:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise InputError(f"{path}: refusing to load a pickle-type file ({path.suffix}); "
+                         "loading it could run code. Convert it to JSONL, JSON or parquet.")
+
+
+def read_rows(path: Path, lenient: bool = False) -> Iterator[tuple[str, Any]]:
+    """Rows of one local file by its suffix: JSON (array or lines), JSONL, parquet, CSV, TSV."""
+    refuse_pickle(path)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        reader = read_jsonl(path, lenient=lenient) if suffix == ".jsonl" else iter_json_rows(path, lenient=lenient)
+        for lineno, value in reader:
+            yield f"{path}:{lineno}", value
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as e:
+            raise InputError(f"{path}: not a readable parquet file: {e}") from None
+        n = 0
+        for batch in pf.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                n += 1
+                yield f"{path}:row{n}", row
+    elif suffix in (".csv", ".tsv"):
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+            try:
+                for row in reader:
+                    yield f"{path}:{reader.line_num}", row
+            except (csv.Error, UnicodeDecodeError) as e:
+                raise InputError(f"{path}:{reader.line_num}: {e}") from None
+    else:
+        raise InputError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl, .parquet, .csv, .tsv)")
+
+
+def bad_line(where: str, row: Any) -> Rejected | None:
+    """A lenient-mode unparsable line as a rejected item (None if the row is fine)."""
+    if isinstance(row, BadLine):
+        return Rejected("bad_json", f"{row.col}: {row.message}", raw=row.raw, where=where)
+    return None
+
+
+class FieldError(Exception):
+    """A row field has the wrong type or is missing; becomes `bad_schema:<field>`."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def text(row: dict, field: str, *, required: bool = False, default: str = "") -> str:
+    """A text field. Rule: numbers become their decimal text; null/missing give `default`
+    (or an error when required); bools, lists and objects are errors."""
+    if not isinstance(row, dict):
+        raise FieldError("row", f"expected an object, got {type(row).__name__}")
+    value = row.get(field)
+    if value is None:
+        if required:
+            raise FieldError(field, "missing")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FieldError(field, f"expected text, got {type(value).__name__}")
+    return value if isinstance(value, str) else str(value)
+
+
+def user_text(instruction: str, extra_input: str, sep: str = "\n\n") -> str:
+    instruction, extra_input = instruction.strip(), extra_input.strip()
+    return f"{instruction}{sep}{extra_input}" if extra_input else instruction
+
+
+def finish(messages: list[dict], meta: dict, where: str) -> Record | Rejected:
+    """A record from messages, or a rejected item naming the first bad turn."""
+    problems = check_messages(messages)
+    if problems:
+        return Rejected(problems[0].code, "; ".join(map(str, problems)), raw=messages, where=where)
+    return Record.new(messages, meta)
+
+
+def reject_row(where: str, row: Any, err: FieldError) -> Rejected:
+    return Rejected(f"bad_schema:{err.field}", str(err), raw=row, where=where)
+
+
+__all__ = ["AdapterParams", "Source", "FieldError", "text", "user_text", "finish", "reject_row",
+           "bad_line", "read_rows", "read_json_array", "sniff_json_kind", "refuse_pickle"]

@@ -1,0 +1,99 @@
+"""Ad hoc runs from the CLI (`stage`, `ingest`, `export`) through the same runner as recipes.
+
+`instructpipe stage OP -i IN -o OUT` builds a small recipe (one ingest per input, then OP) whose
+run folder is `OUT.run/`, beside OUT; running the same command again resumes it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from pipeline.errors import ConfigError, InputError
+from pipeline.jsonl import read_jsonl
+from pipeline.progress import say
+from pipeline.recipe import build_recipe
+from pipeline.rundir import DATA, REJECTED, RunDir
+from pipeline.runner import RunOptions, Runner
+
+
+def state_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".run")
+
+
+def run_adhoc(op: str, inputs: list[Path], out: Path, params: dict, llm: dict) -> None:
+    stages = []
+    for n, path in enumerate(inputs, start=1):
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        stages.append({"id": f"input{n}", "op": "ingest", "source": "messages", "path": str(path.resolve())})
+    main = {"id": "main", "op": op, "inputs": [s["id"] for s in stages], **params}
+    if "id" in params or "op" in params or "inputs" in params:
+        raise ConfigError("-p cannot set id, op or inputs")
+    recipe = build_recipe({"name": "stage", "stages": stages + [main]}, Path.cwd())
+    run_dir = state_dir(out)
+    Runner(recipe, run_dir, RunOptions(llm_overrides=llm)).run()
+    copy_atomic(run_dir / "main" / DATA, out)
+    stats = RunDir(run_dir).stats("main")
+    say(f"wrote {out}: {stats.get('records_out', 0)} records; "
+        f"{stats.get('rejected', 0)} rejected in {run_dir / 'main' / REJECTED}")
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def final_stage(run_dir: Path) -> tuple[Path, dict]:
+    """The data file of a run folder's last stage, and the run's funnel for the card."""
+    rd = RunDir(run_dir)
+    manifest = rd.manifest()
+    if not manifest:
+        raise InputError(f"{run_dir}: not a run folder (no manifest.json)")
+    stages = list(manifest["stages"].items())
+    last_id, last = stages[-1]
+    if last.get("state") != "done":
+        raise InputError(f"{run_dir}: its last stage {last_id!r} is not done; finish the run first")
+    funnel = [{"id": sid, "op": e["op"], "records_in": e.get("records_in", 0),
+               "records_out": e.get("records_out", 0), "rejected": e.get("rejected", 0),
+               "reasons": {k[8:]: v for k, v in rd.stats(sid).items() if k.startswith("dropped_")}}
+              for sid, e in stages]
+    return rd.file(last_id, DATA), {"recipe": manifest.get("name"), "stages": funnel}
+
+
+def export_cli(source: Path, fmt: str, out: Path, validation: float | None, seed: int,
+               name: str | None) -> None:
+    from pipeline.export.write import write_export
+    from pipeline.ops.export import complete_or_reason
+    from pipeline.record import Record
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"-o {out}: is a file; export writes a folder")
+    run_info: dict = {}
+    if source.is_dir():
+        data, run_info = final_stage(source)
+    elif source.is_file():
+        data = source
+    else:
+        raise InputError(f"{source}: no such file or run folder")
+    skipped: dict[str, int] = {}
+
+    def records() -> Iterator[Record]:
+        skipped.clear()
+        for lineno, obj in read_jsonl(data):
+            rec = Record.from_dict(obj, where=f"{data}:{lineno}")
+            bad = complete_or_reason(rec)
+            if bad:
+                skipped[bad.reason] = skipped.get(bad.reason, 0) + 1
+                continue
+            yield rec
+
+    summary = write_export(records, out, fmt, name=name or run_info.get("recipe") or data.stem,
+                           validation=validation, seed=seed, run_info=run_info)
+    counts = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
+    extra = f"; skipped (not complete examples): {skipped}" if skipped else ""
+    say(f"wrote {out}: {counts}{extra}")

@@ -1,0 +1,167 @@
+"""The `instructpipe` command line: the one boundary where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+import yaml
+
+from pipeline.errors import ConfigError, InputError, UserError
+from pipeline.progress import say
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Build instruction-tuning datasets: ingest, generate, filter, export.")
+
+OnlyOpt = typer.Option(None, "--only", help="run only this stage (its inputs must be done)")
+UntilOpt = typer.Option(None, "--until", help="run this stage and what it depends on")
+ForceOpt = typer.Option(None, "--force", help="re-run this stage (and what depends on it)")
+ParamOpt = typer.Option(None, "-p", "--param", help="op parameter as key=value (value is YAML)")
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that files are flushed on the way out."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised by subprocess tests
+    raise Terminated()
+
+
+def parse_params(pairs: Optional[List[str]]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-p {pair!r}: expected key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def llm_overrides(model: str | None, base_url: str | None, concurrency: int | None) -> dict:
+    return {k: v for k, v in (("model", model), ("base_url", base_url), ("concurrency", concurrency))
+            if v is not None}
+
+
+@app.command()
+def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe name)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="run folder (default outputs/<name>)"),
+        only: Optional[str] = OnlyOpt, until: Optional[str] = UntilOpt,
+        force: Optional[List[str]] = ForceOpt,
+        dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
+        model: Optional[str] = typer.Option(None, "--model"),
+        base_url: Optional[str] = typer.Option(None, "--base-url"),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency")) -> None:
+    """Run a recipe; a re-run skips done stages and resumes interrupted ones."""
+    from pipeline.recipe import load_recipe
+    from pipeline.resources import find_recipe
+    from pipeline.runner import RunOptions, Runner
+
+    path = find_recipe(recipe)
+    if path is None:
+        raise ConfigError(f"{recipe}: recipe not found")
+    rec = load_recipe(path)
+    out_dir = out or Path("outputs") / rec.name
+    opts = RunOptions(only, until, tuple(force or ()), dry_run, llm_overrides(model, base_url, concurrency))
+    Runner(rec, out_dir, opts).run()
+    if not dry_run:
+        say(f"run folder: {out_dir}")
+
+
+@app.command()
+def status(run_dir: Path = typer.Argument(..., help="run folder"),
+           as_json: bool = typer.Option(False, "--json", help="machine-readable list of stages")) -> None:
+    """Show every stage's state and counters."""
+    from pipeline.status import render_table, stage_rows
+
+    rows = stage_rows(run_dir)
+    typer.echo(json.dumps(rows, indent=2) if as_json else render_table(rows))
+
+
+@app.command()
+def stage(op: str = typer.Argument(..., help="op name (see `instructpipe ops`)"),
+          inputs: Optional[List[Path]] = typer.Option(None, "-i", "--input", help="input JSONL (repeatable)"),
+          out: Path = typer.Option(..., "-o", "--out", help="output JSONL"),
+          params: Optional[List[str]] = ParamOpt,
+          model: Optional[str] = typer.Option(None, "--model"),
+          base_url: Optional[str] = typer.Option(None, "--base-url"),
+          concurrency: Optional[int] = typer.Option(None, "--concurrency")) -> None:
+    """Run one op ad hoc; its state lives beside OUT (OUT.run/), so the same command resumes."""
+    from pipeline.adhoc import run_adhoc
+
+    run_adhoc(op, list(inputs or []), out, parse_params(params), llm_overrides(model, base_url, concurrency))
+
+
+@app.command()
+def ingest(source: str = typer.Argument(..., help="source name (see `instructpipe sources`)"),
+           location: str = typer.Argument(..., metavar="PATH_OR_HUB_ID"),
+           out: Path = typer.Option(..., "-o", "--out", help="output JSONL"),
+           params: Optional[List[str]] = ParamOpt) -> None:
+    """Read a source into canonical records (shorthand for `stage ingest`)."""
+    from pipeline.adhoc import run_adhoc
+
+    extra = parse_params(params)
+    extra["source"] = source
+    if Path(location).exists():
+        extra["path"] = str(Path(location).resolve())
+    elif location.count("/") == 1 and not location.startswith((".", "/")):
+        extra["hub"] = location
+    else:
+        raise InputError(f"{location}: no such file or folder")
+    run_adhoc("ingest", [], out, extra, {})
+
+
+@app.command()
+def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or run folder"),
+           fmt: str = typer.Option(..., "--format", "-f", help="messages, alpaca, sharegpt, hf or parquet"),
+           out: Path = typer.Option(..., "-o", "--out", help="output folder"),
+           validation: Optional[float] = typer.Option(None, "--validation", help="fraction or count"),
+           seed: int = typer.Option(0, "--seed"),
+           name: Optional[str] = typer.Option(None, "--name", help="dataset name")) -> None:
+    """Export records (a JSONL file or a run's final stage) for TRL, axolotl or LLaMA-Factory."""
+    from pipeline.adhoc import export_cli
+
+    export_cli(source, fmt, out, validation, seed, name)
+
+
+@app.command()
+def sources() -> None:
+    """List the source adapters with their catalog entry and parameters."""
+    from pipeline.listing import list_sources
+
+    typer.echo(list_sources())
+
+
+@app.command()
+def ops() -> None:
+    """List the ops with their parameters and defaults."""
+    from pipeline.listing import list_ops
+
+    typer.echo(list_ops())
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app(standalone_mode=False)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    except Terminated:
+        print("terminated: run the same command again to resume", file=sys.stderr)
+        sys.exit(143)

@@ -1,0 +1,1 @@
+"""Export: canonical records to the files training frameworks load (TRL, axolotl, LLaMA-Factory)."""

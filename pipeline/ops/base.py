@@ -1,0 +1,93 @@
+"""What an op is (`OpSpec`), what it reads (`StageInput`) and what it can use (`StageContext`).
+
+An op is a plain generator `fn(ctx, inputs, params) -> Iterator[Record | Rejected]` plus a
+frozen pydantic `Params` model. The runner streams what it yields to the stage's files.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.jsonl import read_jsonl
+from pipeline.record import Record, Rejected
+
+Item = Record | Rejected
+
+
+class Params(BaseModel):
+    """Base for op parameters: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """An op: its name, parameter model, version, generator and what it depends on.
+
+    `version` is part of every stage fingerprint: bump it when the op's output changes.
+    `path_params` name parameters holding local paths: they resolve against the recipe's folder
+    and the fingerprint uses their content hash, not the path. `prompts` name prompt files
+    (without `.md`) whose content is fingerprinted. `params_for` lets an op choose its model
+    from the raw parameters (ingest picks its adapter's model).
+    """
+
+    name: str
+    fn: Callable[..., Iterator[Item]]
+    params: type[Params]
+    version: int = 1
+    doc: str = ""
+    min_inputs: int = 1
+    max_inputs: int | None = None
+    path_params: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
+    uses_llm: bool = False
+    params_for: Callable[[dict], type[Params]] | None = None
+    prompts_for: Callable[[Params], tuple[str, ...]] | None = None
+
+    def model_for(self, raw: dict) -> type[Params]:
+        return self.params_for(raw) if self.params_for else self.params
+
+    def prompt_names(self, params: Params) -> tuple[str, ...]:
+        return self.prompts_for(params) if self.prompts_for else self.prompts
+
+
+@dataclass
+class StageInput:
+    """The kept records of an upstream stage; iterate as many times as needed."""
+
+    stage_id: str
+    path: Path
+    count: int
+
+    def __iter__(self) -> Iterator[Record]:
+        for _, obj in read_jsonl(self.path, trusted=True):
+            yield Record(obj["id"], obj["messages"], obj.get("meta") or {})
+
+
+@dataclass
+class StageContext:
+    """What a running op may use: its folder, counters, seeded randomness, run facts."""
+
+    stage_id: str
+    op: str
+    stage_dir: Path
+    run_dir: Path
+    counters: Counter = field(default_factory=Counter)
+    recipe_dir: Path | None = None
+    upstream: list[dict] = field(default_factory=list)
+    llm: Any = None
+    progress: Callable[[int], None] = lambda n: None
+    extra: dict = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+    def rng(self, seed: int | None) -> random.Random:
+        """A Random seeded from the op's seed and the stage id (stable across runs)."""
+        return random.Random(f"{seed}:{self.stage_id}" if seed is not None else self.stage_id)

@@ -1,0 +1,62 @@
+"""`export`: write the complete, valid records of its inputs as a dataset folder.
+
+Keeps complete examples (ending with an assistant turn, roles in order, no empty turn) and
+rejects the rest (`incomplete`, `roles_not_alternating@turnN`, ...). Files go to
+`<stage>/dataset/` (or `path`): the data in `format`, `dataset_info.json` and `README.md`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Literal
+
+from pydantic import Field
+
+from pipeline.export.formats import FORMATS
+from pipeline.export.write import write_export
+from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
+from pipeline.record import Record, Rejected, check_messages
+
+Format = Literal["messages", "alpaca", "sharegpt", "hf", "parquet"]
+assert set(Format.__args__) == set(FORMATS)
+
+
+class ExportParams(Params):
+    format: Format = "messages"
+    validation: float | None = Field(None, ge=0, description="validation split: a fraction (<1) or a count")
+    seed: int = 0
+    name: str | None = Field(None, description="dataset name (default: the recipe name)")
+    card: bool = True
+    path: str | None = Field(None, description="output folder (default: <stage>/dataset)")
+
+
+def complete_or_reason(rec: Record) -> Rejected | None:
+    problems = check_messages(rec.messages, complete=True)
+    if problems:
+        return Rejected(problems[0].code, "; ".join(map(str, problems)), record=rec)
+    return None
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterator[Item]:
+    def kept() -> Iterator[Record]:
+        for inp in inputs:
+            for rec in inp:
+                if complete_or_reason(rec) is None:
+                    yield rec
+
+    for inp in inputs:
+        for rec in inp:
+            yield complete_or_reason(rec) or rec
+    out_dir = Path(p.path) if p.path else ctx.stage_dir / "dataset"
+    summary = write_export(kept, out_dir, p.format, name=p.name or ctx.extra.get("recipe", "dataset"),
+                           validation=p.validation, seed=p.seed, card=p.card,
+                           run_info={"recipe": ctx.extra.get("recipe"), "stages": ctx.upstream})
+    for split, n in summary.splits.items():
+        ctx.count(f"exported_{split}", n)
+
+
+SPEC = OpSpec(
+    name="export", fn=run, params=ExportParams, version=1, min_inputs=1,
+    doc="Export complete records as messages/alpaca/sharegpt JSONL, HF save_to_disk or parquet, "
+        "with a dataset card and a LLaMA-Factory dataset_info.json.",
+)

@@ -1,0 +1,272 @@
+"""Run a recipe into a run folder, skipping done stages and resuming interrupted ones.
+
+A stage is done when its `done.json` marker holds its current fingerprint. An interrupted
+stage (same fingerprint in `started.json`) resumes: the torn tail of its files is cut off,
+the op runs again (LLM ops answer from the request cache), and every item already committed
+is recognised by id and not written twice. A stage whose fingerprint changed starts over,
+and so does everything downstream of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import ConfigError, InputError, UserError
+from pipeline.fingerprint import describe_files, stage_fingerprint
+from pipeline.jsonl import JsonlAppender, read_jsonl, repair_tail
+from pipeline.ops.base import StageContext, StageInput
+from pipeline.progress import say, stage_progress
+from pipeline.recipe import Recipe, Stage
+from pipeline.record import Record, Rejected, check_messages
+from pipeline.rundir import DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir
+
+PACKAGES = ("datasets", "openai", "pandas", "rapidfuzz", "pydantic", "pyarrow")
+STATS_EVERY = 2.0
+
+
+@dataclass
+class RunOptions:
+    only: str | None = None
+    until: str | None = None
+    force: tuple[str, ...] = ()
+    dry_run: bool = False
+    llm_overrides: dict = field(default_factory=dict)
+
+
+def versions() -> dict:
+    out = {"instructpipe": __version__, "python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+class Runner:
+    def __init__(self, recipe: Recipe, out_dir: Path, opts: RunOptions | None = None):
+        self.recipe, self.rd, self.opts = recipe, RunDir(out_dir), opts or RunOptions()
+        self.fps: dict[str, str] = {}
+        for st in recipe.stages:
+            self.fps[st.id] = stage_fingerprint(st, [self.fps[i] for i in st.inputs])
+
+    def selected(self) -> list[Stage]:
+        ids = {s.id for s in self.recipe.stages}
+        if self.opts.until:
+            ids = self.recipe.upstream(self.recipe.stage(self.opts.until).id)
+        if self.opts.only:
+            ids = {self.recipe.stage(self.opts.only).id}
+        return [s for s in self.recipe.stages if s.id in ids]
+
+    def forced(self) -> set[str]:
+        out: set[str] = set()
+        for sid in self.opts.force:
+            out |= self.recipe.downstream(self.recipe.stage(sid).id)
+        return out
+
+    def run(self) -> dict:
+        """Run the selected stages; return `{stage_id: "ran" | "skipped"}`."""
+        plan = self.selected()
+        forced = self.forced()
+        if self.opts.dry_run:
+            return self.dry_run(plan, forced)
+        self.rd.lock()
+        try:
+            self.write_manifest()
+            outcome = {}
+            for st in plan:
+                if self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced:
+                    say(f"[{st.id}] done, skipped")
+                    outcome[st.id] = "skipped"
+                    continue
+                self.check_inputs_ready(st)
+                self.execute(st)
+                outcome[st.id] = "ran"
+                self.write_manifest()
+            if all(v == "skipped" for v in outcome.values()):
+                say("nothing to do: every stage is done")
+            return outcome
+        finally:
+            self.rd.unlock()
+
+    def dry_run(self, plan: list[Stage], forced: set[str]) -> dict:
+        outcome = {}
+        for st in plan:
+            done = self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced
+            outcome[st.id] = "would skip" if done else "would run"
+            say(f"[{st.id}] {st.op.name}: {outcome[st.id]}")
+        return outcome
+
+    def check_inputs_ready(self, st: Stage) -> None:
+        for inp in st.inputs:
+            if not self.rd.is_done(inp, self.fps[inp]):
+                raise ConfigError(f"stage {st.id!r} needs {inp!r}, which is not done; "
+                                  f"run it first (without --only, or with --until {inp})")
+
+    def inputs(self, st: Stage) -> list[StageInput]:
+        return [StageInput(i, self.rd.file(i, DATA), int(self.rd.stats(i).get("records_out", 0)))
+                for i in st.inputs]
+
+    # -- one stage --------------------------------------------------------------------------
+    def execute(self, st: Stage) -> None:
+        rd, fp = self.rd, self.fps[st.id]
+        for down in self.recipe.downstream(st.id) - {st.id}:
+            rd.remove(down, DONE)
+        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
+        rd.remove(st.id, DONE, FAILED)
+        started = rd.read(st.id, STARTED)
+        skip: Counter = Counter()
+        if started and started.get("fingerprint") == fp:
+            skip = committed(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+            say(f"[{st.id}] resuming: {sum(skip.values())} items already written")
+        else:
+            rd.remove(st.id, DATA, REJECTED, STATS)
+            rd.write(st.id, STARTED, {"fingerprint": fp})
+        inputs = self.inputs(st)
+        ctx = StageContext(st.id, st.op.name, rd.stage_dir(st.id), rd.root,
+                           recipe_dir=self.recipe.folder, upstream=self.upstream_summary(st),
+                           extra={"recipe": self.recipe.name, "fingerprint": fp})
+        ctx.counters["records_in"] = sum(i.count for i in inputs)
+        ctx.llm = self.make_llm(st, ctx)
+        say(f"[{st.id}] {st.op.name}: running")
+        started_at = time.monotonic()
+        try:
+            self.stream(st, ctx, inputs, skip)
+        except BaseException as e:
+            self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
+            if isinstance(e, Exception):
+                rd.write(st.id, FAILED, {"error": str(e), "type": type(e).__name__})
+            raise
+        finally:
+            if ctx.llm is not None and hasattr(ctx.llm, "close"):
+                ctx.llm.close()
+        leftover = +skip
+        if leftover:
+            raise InputError(f"stage {st.id}: {sum(leftover.values())} records in its files were not "
+                             f"produced again on resume; re-run with --force {st.id}")
+        check_ledger(st.id, ctx.counters)
+        self.write_stats(st, ctx, time.monotonic() - started_at)
+        rd.write(st.id, DONE, {"fingerprint": fp, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        c = ctx.counters
+        say(f"[{st.id}] done: {c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected")
+
+    def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput], skip: Counter) -> None:
+        counters, last = ctx.counters, time.monotonic()
+        total = counters["records_in"] or None
+        with JsonlAppender(self.rd.file(st.id, DATA)) as out, \
+                JsonlAppender(self.rd.file(st.id, REJECTED)) as rej, \
+                stage_progress(st.id, total) as advance:
+            ctx.progress = advance
+            for item in st.op.fn(ctx, inputs, st.params):
+                if isinstance(item, Record):
+                    problems = check_messages(item.messages)
+                    if problems:
+                        item = Rejected(problems[0].code, "; ".join(map(str, problems)), record=item)
+                if isinstance(item, Record):
+                    key, sink = ("k", item.id), out
+                    counters["records_out"] += 1
+                else:
+                    key, sink = ("r", rejected_key(item)), rej
+                    counters["rejected"] += 1
+                    counters[item.counter] += 1
+                if skip[key] > 0:
+                    skip[key] -= 1
+                else:
+                    sink.write(item.to_json())
+                advance(1)
+                if time.monotonic() - last >= STATS_EVERY:
+                    last = time.monotonic()
+                    self.write_stats(st, ctx, 0.0, partial=True)
+
+    def make_llm(self, st: Stage, ctx: StageContext):
+        """The LLM client of an LLM stage (None for the others)."""
+        if not st.op.uses_llm:
+            return None
+        from pipeline.llm.client import client_for_stage  # imported lazily: heavy
+
+        return client_for_stage(st, ctx, self.opts.llm_overrides)
+
+    def write_stats(self, st: Stage, ctx: StageContext, seconds: float, partial: bool = False) -> None:
+        stats = {"id": st.id, "op": st.op.name, "fingerprint": self.fps[st.id],
+                 "state": "partial" if partial else "done"}
+        for key in STAT_FIELDS:
+            stats[key] = ctx.counters.get(key, 0)
+        stats.update(sorted((k, v) for k, v in ctx.counters.items() if k not in stats))
+        if seconds:
+            stats["seconds"] = round(seconds, 3)
+        self.rd.write(st.id, STATS, stats)
+
+    def upstream_summary(self, st: Stage) -> list[dict]:
+        """Counters of every done stage this one depends on, in recipe order (for cards)."""
+        ids = self.recipe.upstream(st.id) - {st.id}
+        out = []
+        for s in self.recipe.stages:
+            if s.id in ids:
+                stats = self.rd.stats(s.id)
+                reasons = {k[len("dropped_"):]: v for k, v in stats.items() if k.startswith("dropped_")}
+                out.append({"id": s.id, "op": s.op.name, "records_in": stats.get("records_in", 0),
+                            "records_out": stats.get("records_out", 0),
+                            "rejected": stats.get("rejected", 0), "reasons": reasons})
+        return out
+
+    def write_manifest(self) -> None:
+        stages = {}
+        for st in self.recipe.stages:
+            stats = self.rd.stats(st.id)
+            entry = {"op": st.op.name, "op_version": st.op.version, "fingerprint": self.fps[st.id],
+                     "inputs": list(st.inputs), "state": self.rd.state(st.id, self.fps[st.id]),
+                     "output": f"{st.id}/{DATA}", "rejected_file": f"{st.id}/{REJECTED}"}
+            entry.update({k: stats.get(k, 0) for k in STAT_FIELDS})
+            files = describe_files(st.params.model_dump(mode="json"), st.op.path_params)
+            if files:
+                entry["files"] = files
+            stages[st.id] = entry
+        self.rd.write_manifest({
+            "name": self.recipe.name, "recipe_path": str(self.recipe.path) if self.recipe.path else None,
+            "recipe": self.recipe.shown, "versions": versions(), "stages": stages,
+        })
+
+
+def rejected_key(item: Rejected) -> str:
+    if item.record is not None:
+        return item.record.id
+    raw = f"{item.where or ''}\0{item.reason}\0{item.raw!r}"
+    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def committed(data: Path, rejected: Path) -> Counter:
+    """Ids already written by an interrupted attempt (torn tails repaired first)."""
+    keys: Counter = Counter()
+    for kind, path in (("k", data), ("r", rejected)):
+        repair_tail(path)
+        if not path.exists():
+            continue
+        try:
+            for _, obj in read_jsonl(path, trusted=True):
+                if kind == "k":
+                    keys[("k", obj["id"])] += 1
+                else:
+                    rec = obj.get("record")
+                    item = Rejected(obj["reason"], raw=obj.get("raw"), where=obj.get("where"),
+                                    record=Record(rec["id"], [], {}) if rec else None)
+                    keys[("r", rejected_key(item))] += 1
+        except UserError as e:
+            raise InputError(f"{e} (the stage file is corrupt inside, not just at its end; "
+                             "delete it or re-run with --force to redo the stage)") from None
+    return keys
+
+
+def check_ledger(stage_id: str, c: Counter) -> None:
+    left = c["records_in"] + c["generated"]
+    right = c["records_out"] + c["rejected"] + c["consumed"]
+    if left != right:
+        raise RuntimeError(f"stage {stage_id}: ledger does not balance: in {c['records_in']} + generated "
+                           f"{c['generated']} != out {c['records_out']} + rejected {c['rejected']} "
+                           f"+ consumed {c['consumed']}")
