@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,12 @@ _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_rej
 
 def decode_line(text: str, trusted: bool = False) -> Any:
     """Decode one JSON text; untrusted text also rejects NaN/Infinity and duplicate keys."""
-    return json.loads(text) if trusted else _STRICT.decode(text)
+    return orjson.loads(text) if trusted else _STRICT.decode(text)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON (the form every data file is written in)."""
+    return orjson.dumps(value)
 
 
 def _open_checked(path: Path):
@@ -92,15 +99,19 @@ def read_jsonl(path: str | Path, *, lenient: bool = False, trusted: bool = False
             raw = raw.rstrip(b"\r\n")
             if not raw.strip():
                 continue
+            text = ""
             try:
-                text = raw.decode("utf-8")
-                value = decode_line(text, trusted)
+                if trusted:
+                    value = orjson.loads(raw)
+                else:
+                    text = raw.decode("utf-8")
+                    value = _STRICT.decode(text)
             except UnicodeDecodeError as e:
                 bad = BadLine(str(path), lineno, e.start + 1,
                               f"invalid UTF-8 byte 0x{raw[e.start]:02x} at byte offset {start + e.start}",
                               raw.decode("utf-8", "replace"))
             except json.JSONDecodeError as e:
-                bad = BadLine(str(path), lineno, e.colno, e.msg, text)
+                bad = BadLine(str(path), lineno, e.colno, e.msg, text or raw.decode("utf-8", "replace"))
             except (ValueError, RecursionError) as e:
                 bad = BadLine(str(path), lineno, 1, str(e), text)
             else:
@@ -118,14 +129,17 @@ def read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[tup
     dec = json.JSONDecoder(parse_constant=_reject_constant)
     with _open_checked(path) as fh:
         buf, pos, line, eof, started = "", 0, 1, False, False
+        base_col = 0  # 0-based column of buf[0] within its line
 
         def fill() -> bool:
-            nonlocal buf, pos, eof
+            nonlocal buf, pos, eof, base_col
             data = fh.read(chunk_size)
             try:
                 text = decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
                 raise InputError(f"{path}:{line}: invalid UTF-8 ({e.reason})") from None
+            nl = buf.rfind("\n", 0, pos)
+            base_col = pos - nl - 1 if nl >= 0 else base_col + pos
             buf, pos, eof = buf[pos:] + text, 0, not data
             return bool(data)
 
@@ -156,7 +170,8 @@ def read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[tup
                     continue
                 if isinstance(e, json.JSONDecodeError):
                     at = line + buf.count("\n", pos, e.pos)
-                    col = e.pos - buf.rfind("\n", 0, e.pos)
+                    nl = buf.rfind("\n", 0, e.pos)
+                    col = e.pos - nl if nl >= 0 else base_col + e.pos + 1
                     raise InputError(f"{path}:{at}:{col}: {e.msg}") from None
                 raise InputError(f"{path}:{line}:1: {e}") from None
             yield line, value
@@ -197,8 +212,8 @@ class JsonlAppender:
         self._limit = buffer_bytes
         self.lines = 0
 
-    def write(self, line: str) -> None:
-        data = line.encode("utf-8") + b"\n"
+    def write(self, line: str | bytes) -> None:
+        data = (line if isinstance(line, bytes) else line.encode("utf-8")) + b"\n"
         self._buf.append(data)
         self._size += len(data)
         self.lines += 1

@@ -166,10 +166,9 @@ def build_recipe(raw: Any, folder: Path, path: Path | None = None) -> Recipe:
         stages_raw = []
     stages = [_build_stage(s, i, folder, llm, problems) for i, s in enumerate(stages_raw)]
     stages = [s for s in stages if s is not None]
-    if not problems:
-        stages = _order(stages, problems)
+    stages = _order(stages, problems)
     if problems:
-        raise ConfigError(f"{label}: " + "; ".join(problems))
+        raise ConfigError(f"{label}: " + "; ".join(dict.fromkeys(problems)))
     shown = mask({"name": name, "llm": llm, "stages": [s.shown for s in stages]}, secrets)
     return Recipe(name, stages, path, folder, llm, shown)
 
@@ -205,9 +204,18 @@ def _build_stage(raw: Any, i: int, folder: Path, llm: dict | None, problems: lis
         problems.append(f"{where}.inputs: expected a list of stage ids")
         inputs = []
     if len(inputs) < op.min_inputs or (op.max_inputs is not None and len(inputs) > op.max_inputs):
-        most = "any number" if op.max_inputs is None else str(op.max_inputs)
-        problems.append(f"{where}.inputs: op {op.name} takes {op.min_inputs} to {most} inputs, "
-                        f"got {len(inputs)}")
+        if op.max_inputs is None:
+            takes = f"at least {op.min_inputs}"
+        elif op.max_inputs == op.min_inputs:
+            takes = f"exactly {op.min_inputs}"
+        else:
+            takes = f"{op.min_inputs} to {op.max_inputs}"
+        problems.append(f"{where}.inputs: op {op.name} takes {takes} input(s), got {len(inputs)}")
+    odd = [k for k in raw if not isinstance(k, str)]
+    if odd:
+        problems.append(f"{where}: key {odd[0]!r} is not text (YAML reads on/off/yes/no as "
+                        "booleans: quote the key)")
+        return None
     params_raw = {k: v for k, v in raw.items() if k not in STAGE_KEYS}
     stage_llm = None
     if op.uses_llm or "llm" in raw:
@@ -259,7 +267,7 @@ def _order(stages: list[Stage], problems: list[str]) -> list[Stage]:
             if inp not in by_id:
                 problems.append(f"stages[{s.index}].inputs[{j}]: no stage with id {inp!r}"
                                 f"{suggest(inp, list(by_id))}")
-    if problems:
+    if any(p.startswith("stages[") and (".inputs[" in p or "duplicate id" in p) for p in problems):
         return stages
     ordered: list[Stage] = []
     state: dict[str, int] = {}

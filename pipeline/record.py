@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from pipeline.errors import InputError
 
 ROLES = ("system", "user", "assistant")
@@ -117,7 +119,10 @@ class Record:
         return {"id": self.id, "messages": self.messages, "meta": self.meta}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return self.to_bytes().decode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_dict())
 
     @property
     def complete(self) -> bool:
@@ -201,4 +206,7 @@ class Rejected:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+        return self.to_bytes().decode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_dict(), default=str)

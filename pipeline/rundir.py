@@ -75,7 +75,8 @@ class RunDir:
 
     def is_done(self, stage_id: str, fingerprint: str) -> bool:
         done = self.read(stage_id, DONE)
-        return bool(done) and done.get("fingerprint") == fingerprint
+        return (bool(done) and done.get("fingerprint") == fingerprint
+                and self.file(stage_id, DATA).exists())
 
     def state(self, stage_id: str, fingerprint: str | None = None) -> str:
         """done, failed, partial or pending (against `fingerprint` when given)."""

@@ -10,6 +10,7 @@ and so does everything downstream of it.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import time
 from collections import Counter
@@ -179,7 +180,7 @@ class Runner:
                 if skip[key] > 0:
                     skip[key] -= 1
                 else:
-                    sink.write(item.to_json())
+                    sink.write(item.to_bytes())
                 advance(1)
                 if time.monotonic() - last >= STATS_EVERY:
                     last = time.monotonic()
@@ -235,9 +236,11 @@ class Runner:
 
 
 def rejected_key(item: Rejected) -> str:
+    """Identity of a rejected item: its record id, or a hash of where/why/what for raw rows."""
     if item.record is not None:
         return item.record.id
-    raw = f"{item.where or ''}\0{item.reason}\0{item.raw!r}"
+    raw = json.dumps([item.where or "", item.reason, item.raw], sort_keys=True, default=str,
+                     ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
 
 

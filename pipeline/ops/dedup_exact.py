@@ -22,7 +22,7 @@ _WS = re.compile(r"\s+")
 
 
 class DedupExactParams(Params):
-    on: Literal["conversation", "instruction", "user", "response"] = "conversation"
+    field: Literal["conversation", "instruction", "user", "response"] = "conversation"
     keep: Literal["first", "longest", "source_priority"] = "first"
     priority: list[str] = Field(default_factory=list, description="meta.source values, best first")
     normalize: bool = True
@@ -38,18 +38,18 @@ def normalise(text: str) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
-def key_text(rec: Record, on: str) -> str:
-    if on == "instruction":
+def key_text(rec: Record, field: str) -> str:
+    if field == "instruction":
         return rec.instruction
-    if on == "user":
+    if field == "user":
         return "\x1e".join(rec.turns("user"))
-    if on == "response":
+    if field == "response":
         return "\x1e".join(rec.turns("assistant"))
     return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in rec.messages)
 
 
 def digest(rec: Record, p: DedupExactParams) -> bytes:
-    text = key_text(rec, p.on)
+    text = key_text(rec, p.field)
     if p.normalize:
         text = normalise(text)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).digest()
@@ -66,7 +66,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupExactParams) -> Ite
         for rec in _all(inputs):
             d = digest(rec, p)
             if d in seen:
-                yield Rejected("duplicate", f"same {p.on} as {seen[d]}", record=rec,
+                yield Rejected("duplicate", f"same {p.field} as {seen[d]}", record=rec,
                                extra={"duplicate_of": seen[d]})
             else:
                 seen[d] = rec.id
@@ -89,7 +89,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupExactParams) -> Ite
         if s[-1] == idx:
             yield rec
         else:
-            yield Rejected("duplicate", f"same {p.on} as {winner} (keep {p.keep})", record=rec,
+            yield Rejected("duplicate", f"same {p.field} as {winner} (keep {p.keep})", record=rec,
                            extra={"duplicate_of": winner})
 
 

@@ -1,0 +1,80 @@
+import json
+
+from tests.conftest import QUICKSTART, SAMPLES, cli
+
+STATUS_FIELDS = {"id", "op", "state", "records_in", "records_out", "rejected", "requests", "cached",
+                 "tokens_in", "tokens_out", "cost_usd", "output"}
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:], proc.stderr
+    for needle in needles:
+        assert needle in lines[-1], lines[-1]
+    assert "Traceback" not in proc.stderr
+
+
+def test_status_json_lists_every_stage(tmp_path):
+    out = tmp_path / "qs"
+    cli("run", str(QUICKSTART), "--out", str(out), "--until", "dedup", check=True)
+    rows = json.loads(cli("status", str(out), "--json", check=True).stdout)
+    assert [r["id"] for r in rows] == ["alpaca", "alpagasus", "seeds", "mix", "dedup", "filter", "export"]
+    assert all(STATUS_FIELDS <= set(r) for r in rows)
+    states = {r["id"]: r["state"] for r in rows}
+    assert states["dedup"] == "done" and states["filter"] == "pending"
+    dedup = next(r for r in rows if r["id"] == "dedup")
+    assert dedup["records_in"] == dedup["records_out"] + dedup["rejected"]
+    assert dedup["output"].endswith("dedup/data.jsonl")
+    assert "stage" in cli("status", str(out), check=True).stdout
+
+
+def test_bad_recipe_and_missing_things_end_with_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstages:\n  - id: a\n    op: ingest\n    source: alpaca\n    path: missing.json\n")
+    one_line_error(cli("run", str(bad), "--out", str(tmp_path / "o")), "stages[0].path: file not found")
+    assert not (tmp_path / "o").exists()
+    one_line_error(cli("run", str(tmp_path / "nope.yaml")), "recipe not found")
+    one_line_error(cli("status", str(tmp_path / "nowhere")), "no such run folder")
+    one_line_error(cli("ingest", "alpaca", str(tmp_path / "none.json"), "-o", str(tmp_path / "x.jsonl")),
+                   "no such file")
+
+
+def test_broken_line_3_gives_file_line_col(tmp_path):
+    src = tmp_path / "broken.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "a"}]}\n' * 2 + '{"messages": [}\n')
+    proc = cli("ingest", "messages", str(src), "-o", str(tmp_path / "o.jsonl"))
+    one_line_error(proc, f"{src}:3:15:")
+    lenient = cli("ingest", "messages", str(src), "-o", str(tmp_path / "o.jsonl"), "-p", "lenient=true",
+                  check=True)
+    assert "2 records; 1 rejected" in lenient.stderr
+    rejected = (tmp_path / "o.jsonl.run" / "main" / "rejected.jsonl").read_text().splitlines()
+    assert json.loads(rejected[0])["where"] == f"{src}:3"
+
+
+def test_stage_command_runs_an_op_and_resumes(tmp_path):
+    ingested = tmp_path / "alpaca.jsonl"
+    cli("ingest", "alpaca", str(SAMPLES / "alpaca_sample.json"), "-o", str(ingested), check=True)
+    assert len(ingested.read_text().splitlines()) == 250
+    out = tmp_path / "filtered.jsonl"
+    first = cli("stage", "filter", "-i", str(ingested), "-o", str(out), "-p", "require_complete=true",
+                "-p", "min_words=3", check=True)
+    assert "records;" in first.stderr
+    kept = out.read_text().splitlines()
+    assert 0 < len(kept) < 250
+    again = cli("stage", "filter", "-i", str(ingested), "-o", str(out), "-p", "require_complete=true",
+                "-p", "min_words=3", check=True)
+    assert "nothing to do" in again.stderr
+    assert out.read_text().splitlines() == kept
+    one_line_error(cli("stage", "filter", "-i", str(ingested), "-o", str(out), "-p", "min_wrods=3"),
+                   "min_wrods: unknown key; did you mean min_words?")
+
+
+def test_listings():
+    sources = cli("sources", check=True).stdout
+    assert "alpaca:" in sources and "license: CC-BY-NC-4.0" in sources and "input_separator" in sources
+    ops = cli("ops", check=True).stdout
+    for name in ("ingest", "mix", "dedup_exact", "filter", "export"):
+        assert f"\n{name} (" in "\n" + ops
+    assert "min_words: default None" in ops
