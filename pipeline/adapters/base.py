@@ -8,13 +8,14 @@ which counts them as `records_in`, so every row must end as records or rejected 
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.errors import InputError
-from pipeline.jsonl import BadLine, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
-from pipeline.ops.base import Params, StageContext
+from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
+from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", ".bin", ".ckpt"}
@@ -49,14 +50,27 @@ class Source:
             return found
         return [self.path]
 
-    def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True) -> Iterator[tuple[str, Any]]:
+    def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True,
+             select: Callable[[Any], str | None] | None = None) -> Iterator[tuple[str, Any]]:
         """Yield `(where, row)` for each row taken, counting it in `records_in`.
 
-        With `limit`, only the first `limit` rows are taken; with `limit` and `seed`, a seeded
-        uniform sample of `limit` rows, in file order. `rows_seen` counts every row read.
-        Bad JSON lines come through as `BadLine` values in lenient mode.
+        `select(row)` returns None to take a row or a reason to skip it (counted as
+        `skipped_<reason>`, not taken: a selection like `limit`, not a rejection). With `limit`,
+        only the first `limit` rows are taken; with `limit` and `seed`, a seeded uniform sample
+        of `limit` rows, in file order. `rows_seen` counts every row read. Bad JSON lines come
+        through as `BadLine` values in lenient mode.
         """
-        raw = self._hub_rows() if self.hub else self._file_rows(suffixes)
+        return self.taken(self.raw_rows(suffixes), sample=sample, select=select)
+
+    def raw_rows(self, suffixes: set[str] = ROW_SUFFIXES) -> Iterator[tuple[str, Any]]:
+        """Every row of the source, counted in `rows_seen` only (not yet taken)."""
+        return self._hub_rows() if self.hub else self._file_rows(suffixes)
+
+    def taken(self, raw: Iterable[tuple[str, Any]], *, sample: bool = True,
+              select: Callable[[Any], str | None] | None = None) -> Iterator[tuple[str, Any]]:
+        """Apply `select` and `limit`/`seed` to rows and count the ones taken as `records_in`."""
+        if select is not None:
+            raw = selected(raw, select, self.ctx)
         if sample and self.limit is not None:
             raw = take(raw, self.limit, self.seed, self.ctx)
         for where, row in raw:
@@ -70,17 +84,37 @@ class Source:
                 yield item
 
     def _hub_rows(self) -> Iterator[tuple[str, Any]]:
+        check_hub_id(self.hub)
         try:
             import datasets
         except ImportError as e:  # pragma: no cover - datasets is a core dependency
             raise InputError(f"reading {self.hub} needs the 'datasets' package") from e
         try:
+            # Streaming keeps memory flat; remote code is never enabled (datasets 4+ has none).
             ds = datasets.load_dataset(self.hub, name=self.config, split=self.split, streaming=True)
         except Exception as e:  # the hub raises many types; all are input problems here
             raise InputError(f"{self.hub}: cannot load from the hub: {e}") from None
         for i, row in enumerate(ds):
             self.ctx.count("rows_seen")
             yield f"{self.hub}[{self.split}]:row{i}", row
+
+
+def check_hub_id(hub: str) -> None:
+    """Refuse what `datasets` would load as code or pickles: the `pandas` builder, local paths."""
+    if hub.split("/")[0].lower() == "pandas":
+        raise InputError(f"{hub}: refusing the 'pandas' dataset builder (it unpickles files)")
+    if Path(hub).exists():
+        raise InputError(f"{hub}: is a local path; give it as `path`, not `hub`")
+
+
+def selected(raw: Iterable[tuple[str, Any]], select: Callable[[Any], str | None],
+             ctx: StageContext) -> Iterator[tuple[str, Any]]:
+    for where, row in raw:
+        reason = None if isinstance(row, BadLine) else select(row)
+        if reason is None:
+            yield where, row
+        else:
+            ctx.count(f"skipped_{reason}")
 
 
 def take(items: Iterator[Any], limit: int, seed: int | None, ctx: StageContext) -> Iterator[Any]:
@@ -143,6 +177,61 @@ def read_rows(path: Path, lenient: bool = False) -> Iterator[tuple[str, Any]]:
         raise InputError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl, .parquet, .csv, .tsv)")
 
 
+def read_json_document(path: Path) -> Any:
+    """One whole JSON document (an SNI task file, a templates list); errors name path:line:col."""
+    refuse_pickle(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}:1:1: file is UTF-16 encoded (byte-order mark); convert it to UTF-8")
+    try:
+        text_ = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}:{line}: invalid UTF-8 byte 0x{data[e.start]:02x} at byte offset {e.start}") from None
+    if not text_.strip():
+        raise InputError(f"{path}: empty file")
+    try:
+        return decode_line(text_)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}:{e.colno}: {e.msg}") from None
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+def read_tsv_columns(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+    """Rows of a header-less TSV as dicts over `columns`; a row with another field count is
+    yielded as a `BadLine` (it becomes a `bad_schema:columns` rejection, not a crash)."""
+    refuse_pickle(path)
+    lineno = 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                fields = line.split("\t")
+                if len(fields) != len(columns):
+                    yield f"{path}:{lineno}", BadLine(str(path), lineno, 1,
+                                                     f"expected {len(columns)} tab-separated fields "
+                                                     f"({', '.join(columns)}), got {len(fields)}", line)
+                    continue
+                yield f"{path}:{lineno}", dict(zip(columns, fields))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}:{lineno + 1}: invalid UTF-8 ({e.reason})") from None
+
+
+def fan_out(ctx: StageContext, items: list[Item]) -> list[Item]:
+    """Items made from one input row, keeping the ledger: extras are `generated`, none is `consumed`."""
+    if not items:
+        ctx.count("consumed")
+    elif len(items) > 1:
+        ctx.count("generated", len(items) - 1)
+    return items
+
+
 def bad_line(where: str, row: Any) -> Rejected | None:
     """A lenient-mode unparsable line as a rejected item (None if the row is fine)."""
     if isinstance(row, BadLine):
@@ -190,5 +279,28 @@ def reject_row(where: str, row: Any, err: FieldError) -> Rejected:
     return Rejected(f"bad_schema:{err.field}", str(err), raw=row, where=where)
 
 
-__all__ = ["AdapterParams", "Source", "FieldError", "text", "user_text", "finish", "reject_row",
-           "bad_line", "read_rows", "read_json_array", "sniff_json_kind", "refuse_pickle"]
+def text_list(row: dict, field: str) -> list[str]:
+    """A list-of-text field (SNI `Definition`, `Input_language`). Rule: one text counts as a
+    one-item list, null/missing as empty; other items are errors naming the index."""
+    value = row.get(field)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise FieldError(field, f"expected a list of texts, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise FieldError(f"{field}[{i}]", f"expected text, got {type(item).__name__}")
+    return value
+
+
+def put_meta(meta: dict, key: str, value: Any) -> None:
+    """Copy a scalar provenance value (text or integer) into meta; other types are ignored."""
+    if isinstance(value, str) and value or isinstance(value, int) and not isinstance(value, bool):
+        meta[key] = value
+
+
+__all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
+           "reject_row", "bad_line", "read_rows", "read_json_array", "read_json_document",
+           "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]
