@@ -275,6 +275,19 @@ def finish(messages: list[dict], meta: dict, where: str) -> Record | Rejected:
     return Record.new(messages, meta)
 
 
+def instruction_record(instruction: str, extra: str, output: str, meta: dict, where: str, raw: Any,
+                       sep: str = "\n\n", prefix: list[dict] | None = None) -> Record | Rejected:
+    """An instruction/input/output row as a record: user = instruction + input, assistant = output.
+    An empty instruction is rejected; an empty output gives an open record (awaiting an answer)."""
+    if not instruction.strip():
+        return Rejected("empty_instruction", "instruction is empty", raw=raw, where=where)
+    messages = list(prefix or [])
+    messages.append({"role": "user", "content": user_text(instruction, extra, sep)})
+    if output.strip():
+        messages.append({"role": "assistant", "content": output.strip()})
+    return finish(messages, meta, where)
+
+
 def reject_row(where: str, row: Any, err: FieldError) -> Rejected:
     return Rejected(f"bad_schema:{err.field}", str(err), raw=row, where=where)
 
@@ -302,5 +315,5 @@ def put_meta(meta: dict, key: str, value: Any) -> None:
 
 
 __all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
-           "reject_row", "bad_line", "read_rows", "read_json_array", "read_json_document",
+           "reject_row", "instruction_record", "bad_line", "read_rows", "read_json_array", "read_json_document",
            "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]

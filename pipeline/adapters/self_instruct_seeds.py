@@ -54,7 +54,8 @@ def convert(row: dict, where: str, params: Params, src: Source) -> list[Item]:
                 raise FieldError(f"instances[{j}]", "expected an object")
             extra, output = text(inst, "input"), text(inst, "output")
         except FieldError as err:
-            items.append(reject_row(where, row, FieldError(f"instances[{j}].{err.field}", str(err))))
+            items.append(reject_row(where, row, FieldError(f"instances[{j}].{err.field}",
+                                                           str(err).split(": ", 1)[-1])))
             continue
         messages = [{"role": "user", "content": user_text(instruction, extra, params.input_separator)}]
         if output.strip():
