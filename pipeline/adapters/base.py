@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -17,6 +18,8 @@ from pipeline.errors import InputError
 from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
 from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages
+
+log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", ".bin", ".ckpt"}
 ROW_SUFFIXES = {".json", ".jsonl", ".parquet", ".csv", ".tsv"}
@@ -78,10 +81,21 @@ class Source:
             yield where, row
 
     def _file_rows(self, suffixes: set[str]) -> Iterator[tuple[str, Any]]:
+        return self.read_files(suffixes, lambda path: read_rows(path, lenient=self.lenient))
+
+    def read_files(self, suffixes: set[str], reader: Callable[[Path], Iterable[tuple[str, Any]]]
+                   ) -> Iterator[tuple[str, Any]]:
+        """Rows of every local file through `reader`, counted in `rows_seen`; a file without
+        rows is counted in `empty_files` and logged (a warning, not an error)."""
         for path in self.files(suffixes):
-            for item in read_rows(path, lenient=self.lenient):
+            n = 0
+            for item in reader(path):
+                n += 1
                 self.ctx.count("rows_seen")
                 yield item
+            if n == 0:
+                self.ctx.count("empty_files")
+                log.warning("%s: empty file (no rows)", path)
 
     def _hub_rows(self) -> Iterator[tuple[str, Any]]:
         check_hub_id(self.hub)
@@ -202,8 +216,8 @@ def read_json_document(path: Path) -> Any:
 
 
 def read_tsv_columns(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    """Rows of a header-less TSV as dicts over `columns`; a row with another field count is
-    yielded as a `BadLine` (it becomes a `bad_schema:columns` rejection, not a crash)."""
+    """Rows of a header-less TSV as dicts over `columns`; a row with another field count comes
+    as a `bad_schema:columns` rejection (adapters pass it on through `bad_line`)."""
     refuse_pickle(path)
     lineno = 0
     try:
@@ -214,9 +228,10 @@ def read_tsv_columns(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str
                     continue
                 fields = line.split("\t")
                 if len(fields) != len(columns):
-                    yield f"{path}:{lineno}", BadLine(str(path), lineno, 1,
-                                                     f"expected {len(columns)} tab-separated fields "
-                                                     f"({', '.join(columns)}), got {len(fields)}", line)
+                    where = f"{path}:{lineno}"
+                    yield where, Rejected("bad_schema:columns", f"expected {len(columns)} tab-separated "
+                                          f"fields ({', '.join(columns)}), got {len(fields)}",
+                                          raw=line, where=where)
                     continue
                 yield f"{path}:{lineno}", dict(zip(columns, fields))
     except UnicodeDecodeError as e:
@@ -233,7 +248,10 @@ def fan_out(ctx: StageContext, items: list[Item]) -> list[Item]:
 
 
 def bad_line(where: str, row: Any) -> Rejected | None:
-    """A lenient-mode unparsable line as a rejected item (None if the row is fine)."""
+    """A lenient-mode unparsable line, or a row a reader already rejected, as a rejected item
+    (None if the row is fine)."""
+    if isinstance(row, Rejected):
+        return row
     if isinstance(row, BadLine):
         return Rejected("bad_json", f"{row.col}: {row.message}", raw=row.raw, where=where)
     return None

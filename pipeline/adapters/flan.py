@@ -22,7 +22,6 @@ from pipeline.record import Rejected
 NAME = "flan"
 DESCRIPTION = "FLAN Collection records (inputs/targets), FLAN CoT TSV, T0-templated prompt/completion"
 COT_COLUMNS = ("question", "answer", "rationale")
-TEMPLATE_TYPES = ("zs_opt", "zs_noopt", "fs_opt", "fs_noopt")
 EOT = "<|endoftext|>"
 
 
@@ -57,12 +56,12 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 def file_rows(src: Source) -> Iterator[tuple[str, Any]]:
     """Rows of each file; `.tsv` files are the header-less CoT form."""
-    for path in src.files({".json", ".jsonl", ".parquet", ".csv", ".tsv"}):
-        rows = read_tsv_columns(path, COT_COLUMNS) if path.suffix.lower() == ".tsv" \
-            else read_rows(path, lenient=src.lenient)
-        for where, row in rows:
-            src.ctx.count("rows_seen")
-            yield where, row
+    def reader(path: Path) -> Iterator[tuple[str, Any]]:
+        if path.suffix.lower() == ".tsv":
+            return read_tsv_columns(path, COT_COLUMNS)
+        return read_rows(path, lenient=src.lenient)
+
+    return src.read_files({".json", ".jsonl", ".parquet", ".csv", ".tsv"}, reader)
 
 
 def field(row: dict, name: str) -> Any:
@@ -82,16 +81,20 @@ def file_stem(where: str, src: Source) -> str | None:
 
 
 def selector(p: Params):
+    """Template-type and task-source filters (task sources compare case-insensitively)."""
+    sources = {s.lower() for s in p.task_sources} if p.task_sources is not None else None
+    weighted_sources = {s.lower() for s in p.submix_weights} if p.submix_weights else None
+
     def select(row: Any) -> str | None:
         if not isinstance(row, dict):
             return None
         tt, ts = field(row, "template_type"), field(row, "task_source")
         if p.template_types is not None and isinstance(tt, str) and tt not in p.template_types:
             return "template_type"
-        if p.task_sources is not None and isinstance(ts, str) and ts not in p.task_sources:
-            return "task_source"
-        if p.submix_weights is not None and isinstance(ts, str) and ts not in p.submix_weights:
-            return "task_source"
+        ts = ts.lower() if isinstance(ts, str) else None
+        for allowed in (sources, weighted_sources):
+            if allowed is not None and ts is not None and ts not in allowed:
+                return "task_source"
         return None
 
     return select
@@ -100,7 +103,7 @@ def selector(p: Params):
 def weighted(raw: Iterator[tuple[str, Any]], p: Params, ctx: StageContext) -> Iterator[tuple[str, Any]]:
     """At most round(limit * w / sum(w)) rows per task source: the first ones, or with `seed` a
     seeded reservoir sample per source; rows are yielded in input order."""
-    weights = p.submix_weights or {}
+    weights = {k.lower(): w for k, w in (p.submix_weights or {}).items()}
     total_w = sum(weights.values()) or 1.0
     limit, seed = getattr(p, "limit"), getattr(p, "seed", None)
     quotas = {src: round(limit * w / total_w) for src, w in weights.items()}
@@ -110,6 +113,7 @@ def weighted(raw: Iterator[tuple[str, Any]], p: Params, ctx: StageContext) -> It
     rng = ctx.rng(seed)
     for n, (where, row) in enumerate(raw):
         ts = field(row, "task_source") if isinstance(row, dict) else None
+        ts = ts.lower() if isinstance(ts, str) else None
         if ts not in kept:
             other.append((n, (where, row)))
             continue

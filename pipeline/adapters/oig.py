@@ -37,11 +37,8 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 
 def file_rows(src: Source, p: Params) -> Iterator[tuple[str, Any]]:
-    for path in src.files({".json", ".jsonl", ".parquet", ".txt"}):
-        rows = text_file_rows(path, p) if path.suffix.lower() == ".txt" else read_rows(path, src.lenient)
-        for item in rows:
-            src.ctx.count("rows_seen")
-            yield item
+    return src.read_files({".json", ".jsonl", ".parquet", ".txt"}, lambda path: text_file_rows(path, p)
+                          if path.suffix.lower() == ".txt" else read_rows(path, src.lenient))
 
 
 def text_file_rows(path: Path, p: Params) -> Iterator[tuple[str, Any]]:

@@ -51,8 +51,9 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
             yield bad_line(where, row) or from_hub_row(row, where, params, src)
         return
     for where, row in src.taken(instance_rows(src, params, wanted, unwanted, ctx)):
-        if isinstance(row, Rejected):
-            yield row
+        bad = bad_line(where, row)
+        if bad:
+            yield bad
             continue
         task, index, inst = row
         yield from fan_out(ctx, convert(task, index, inst, where, params, src))
@@ -128,7 +129,7 @@ def convert(task: dict, index: int, inst: Any, where: str, p: Params, src: Sourc
         examples = positive_examples(task, p.k)
         if not isinstance(inst, dict):
             raise FieldError(f"Instances[{index}]", f"expected an object, got {type(inst).__name__}")
-        x = text(inst, "input", required=True)
+        x = instance_input(inst, index)
         outputs = output_list(inst, index)
     except FieldError as err:
         return [reject_row(where, inst, err)]
@@ -165,6 +166,13 @@ def positive_examples(task: dict, k: int) -> list[tuple[str, str]]:
         except FieldError as err:
             raise FieldError(f"Positive Examples[{i}].{err.field}", str(err).split(": ", 1)[-1]) from None
     return out
+
+
+def instance_input(inst: dict, index: int) -> str:
+    try:
+        return text(inst, "input", required=True)
+    except FieldError as err:
+        raise FieldError(f"Instances[{index}].input", str(err).split(": ", 1)[-1]) from None
 
 
 def output_list(inst: dict, index: int) -> list[str]:
