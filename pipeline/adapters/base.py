@@ -7,6 +7,7 @@ which counts them as `records_in`, so every row must end as records or rejected 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
@@ -215,27 +216,35 @@ def read_json_document(path: Path) -> Any:
         raise InputError(f"{path}: {e}") from None
 
 
-def read_tsv_columns(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    """Rows of a header-less TSV as dicts over `columns`; a row with another field count comes
-    as a `bad_schema:columns` rejection (adapters pass it on through `bad_line`)."""
+def read_tsv_columns(path: Path, columns: tuple[str, ...], lenient: bool = False
+                     ) -> Iterator[tuple[str, Any]]:
+    """Rows of a header-less TSV as dicts over `columns`. A row with another field count comes
+    as a `bad_schema:columns` rejection (adapters pass it on through `bad_line`); invalid UTF-8
+    stops naming path:line:col and byte offset, or in lenient mode rejects that line."""
     refuse_pickle(path)
-    lineno = 0
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                fields = line.split("\t")
-                if len(fields) != len(columns):
-                    where = f"{path}:{lineno}"
-                    yield where, Rejected("bad_schema:columns", f"expected {len(columns)} tab-separated "
-                                          f"fields ({', '.join(columns)}), got {len(fields)}",
-                                          raw=line, where=where)
-                    continue
-                yield f"{path}:{lineno}", dict(zip(columns, fields))
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}:{lineno + 1}: invalid UTF-8 ({e.reason})") from None
+    offset = 0
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            start, offset = offset, offset + len(raw)
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, start = raw[len(codecs.BOM_UTF8):], start + len(codecs.BOM_UTF8)
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.rstrip(b"\r\n").decode("utf-8")
+            except UnicodeDecodeError as e:
+                message = f"{where}:{e.start + 1}: invalid UTF-8 byte 0x{raw[e.start]:02x} at byte offset {start + e.start}"
+                if not lenient:
+                    raise InputError(message) from None
+                yield where, Rejected("bad_encoding", message, raw=raw.decode("utf-8", "replace"), where=where)
+                continue
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != len(columns):
+                yield where, Rejected("bad_schema:columns", f"expected {len(columns)} tab-separated "
+                                      f"fields ({', '.join(columns)}), got {len(fields)}", raw=line, where=where)
+                continue
+            yield where, dict(zip(columns, fields))
 
 
 def fan_out(ctx: StageContext, items: list[Item]) -> list[Item]:

@@ -58,16 +58,24 @@ def file_rows(src: Source) -> Iterator[tuple[str, Any]]:
     """Rows of each file; `.tsv` files are the header-less CoT form."""
     def reader(path: Path) -> Iterator[tuple[str, Any]]:
         if path.suffix.lower() == ".tsv":
-            return read_tsv_columns(path, COT_COLUMNS)
+            return read_tsv_columns(path, COT_COLUMNS, src.lenient)
         return read_rows(path, lenient=src.lenient)
 
     return src.read_files({".json", ".jsonl", ".parquet", ".csv", ".tsv"}, reader)
 
 
 def field(row: dict, name: str) -> Any:
-    """A FLAN field, or its seqio passthrough twin (`_task_name` for `task_name`)."""
+    """A FLAN field, or its seqio passthrough twin (`_task_name` for `task_name`); T0 and CoT rows
+    imply their task source and template type."""
     value = row.get(name)
-    return row.get(f"_{name}") if value is None else value
+    if value is None:
+        value = row.get(f"_{name}")
+    if value is None and name in ("task_source", "template_type"):
+        if "prompt" in row and "completion" in row:
+            value = "t0" if name == "task_source" else None
+        elif "rationale" in row:
+            value = "cot"
+    return value
 
 
 def ftext(row: dict, name: str) -> str:
