@@ -35,6 +35,8 @@ def items_of(row: dict, key: str, required: bool) -> list:
     value = row.get(key)
     if value is None and not required:
         return []
+    if value is None:
+        raise FieldError(key, "missing")
     if not isinstance(value, list) or (required and not value):
         raise FieldError(key, "expected a non-empty list" if required else "expected a list")
     return value
