@@ -33,7 +33,9 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 def convert(row: dict, where: str, params: Params, src: Source) -> list[Item]:
     try:
         instruction = text(row, "instruction", required=True)
-        instances = row.get("instances") if isinstance(row, dict) else None
+        instances = row.get("instances")
+        if instances is None:
+            raise FieldError("instances", "missing")
         if not isinstance(instances, list) or not instances:
             raise FieldError("instances", "expected a non-empty list of {input, output}")
         is_clf = row.get("is_classification", False)
