@@ -55,7 +55,8 @@ def main() -> None:
     size = full.stat().st_size / 2**20
     result = {
         "file": str(full), "file_mib": round(size, 1), "records": records,
-        "peak_rss_mib": {"python_json_only": round(bare, 1), "imports_only": round(baseline, 1), "json_load": round(loaded, 1),
+        "peak_rss_mib": {"python_json_only": round(bare, 1), "imports_only": round(baseline, 1),
+                         "json_load": round(loaded, 1),
                          "ingest_9k": round(ingest_small, 1), "ingest_52k": round(ingest_full, 1)},
         "ingest_52k_over_json_load": round(ingest_full / loaded, 2),
         "ingest_52k_over_ingest_9k": round(ingest_full / ingest_small, 2),

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, instruction_record,
-                                    put_meta, reject_row, text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
+                                    instruction_record, need_object, put_meta, reject_row, text)
 from pipeline.ops.base import Item, StageContext
 
 NAME = "alpaca"
@@ -30,8 +30,7 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 def convert(row: dict, where: str, params: Params, src: Source) -> Item:
     try:
-        if isinstance(row, dict) and "instruction" not in row:
-            raise FieldError("instruction", "missing")
+        need_object(row, "instruction")
         instruction = text(row, "instruction")
         extra = text(row, "input")
         output = text(row, "output")

@@ -232,7 +232,8 @@ def read_tsv_columns(path: Path, columns: tuple[str, ...], lenient: bool = False
             try:
                 line = raw.rstrip(b"\r\n").decode("utf-8")
             except UnicodeDecodeError as e:
-                message = f"{where}:{e.start + 1}: invalid UTF-8 byte 0x{raw[e.start]:02x} at byte offset {start + e.start}"
+                message = (f"{where}:{e.start + 1}: invalid UTF-8 byte 0x{raw[e.start]:02x} "
+                           f"at byte offset {start + e.start}")
                 if not lenient:
                     raise InputError(message) from None
                 yield where, Rejected("bad_encoding", message, raw=raw.decode("utf-8", "replace"), where=where)
@@ -272,6 +273,16 @@ class FieldError(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+def need_object(row: Any, *fields: str) -> dict:
+    """The row itself when it is an object holding every one of `fields` (even if null)."""
+    if not isinstance(row, dict):
+        raise FieldError("row", f"expected an object, got {type(row).__name__}")
+    for name in fields:
+        if name not in row:
+            raise FieldError(name, "missing")
+    return row
 
 
 def text(row: dict, field: str, *, required: bool = False, default: str = "") -> str:
@@ -342,5 +353,5 @@ def put_meta(meta: dict, key: str, value: Any) -> None:
 
 
 __all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
-           "reject_row", "instruction_record", "bad_line", "read_rows", "read_json_array", "read_json_document",
-           "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]
+           "reject_row", "instruction_record", "need_object", "bad_line", "read_rows", "read_json_array",
+           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, instruction_record,
-                                    put_meta, reject_row, text, text_list)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
+                                    instruction_record, need_object, put_meta, reject_row, text,
+                                    text_list)
 from pipeline.ops.base import Item, StageContext
 
 NAME = "coig"
@@ -39,10 +40,7 @@ def task_type(value: Any) -> dict | str | None:
 
 def convert(row: Any, where: str, p: Params, src: Source) -> Item:
     try:
-        if not isinstance(row, dict):
-            raise FieldError("row", f"expected an object, got {type(row).__name__}")
-        if "instruction" not in row:
-            raise FieldError("instruction", "missing")
+        need_object(row, "instruction")
         instruction, extra, output = text(row, "instruction"), text(row, "input"), text(row, "output")
         kind = task_type(row.get("task_type"))
         domain = text_list(row, "domain")

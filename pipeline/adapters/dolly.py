@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 from pydantic import Field
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, instruction_record,
-                                    put_meta, reject_row, text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
+                                    instruction_record, need_object, put_meta, reject_row, text)
 from pipeline.ops.base import Item, StageContext
 
 NAME = "dolly"
@@ -39,10 +39,7 @@ def pick(row: dict, *names: str) -> str:
 
 def convert(row: Any, where: str, p: Params, src: Source) -> Item:
     try:
-        if not isinstance(row, dict):
-            raise FieldError("row", f"expected an object, got {type(row).__name__}")
-        if "instruction" not in row:
-            raise FieldError("instruction", "missing")
+        need_object(row, "instruction")
         if not {"response", "output"} & row.keys():
             raise FieldError("response", "missing (neither response nor output)")
         instruction = text(row, "instruction")

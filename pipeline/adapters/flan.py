@@ -13,8 +13,9 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish, put_meta,
-                                    read_rows, read_tsv_columns, reject_row, selected, text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
+                                    need_object, put_meta, read_rows, read_tsv_columns, reject_row,
+                                    selected, text)
 from pipeline.errors import ConfigError
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
@@ -28,7 +29,8 @@ EOT = "<|endoftext|>"
 class Params(AdapterParams):
     template_types: list[Literal["zs_opt", "zs_noopt", "fs_opt", "fs_noopt"]] | None = Field(
         None, description="keep only these template types")
-    task_sources: list[str] | None = Field(None, description="keep only these task sources (flan, t0, niv2, cot, dialog)")
+    task_sources: list[str] | None = Field(
+        None, description="keep only these task sources (flan, t0, niv2, cot, dialog)")
     submix_weights: dict[str, float] | None = Field(
         None, description="task source -> weight; shares `limit` rows between sources")
     cot_trigger: str = Field("Let's think step by step.", description="appended to CoT questions ('' for none)")
@@ -144,8 +146,7 @@ def weighted(raw: Iterator[tuple[str, Any]], p: Params, ctx: StageContext) -> It
 
 def convert(row: Any, where: str, p: Params, src: Source) -> Item:
     try:
-        if not isinstance(row, dict):
-            raise FieldError("row", f"expected an object, got {type(row).__name__}")
+        need_object(row)
         stem = file_stem(where, src)
         if {"inputs", "targets", "_inputs", "_targets"} & row.keys():
             user, answer, meta = collection_row(row)

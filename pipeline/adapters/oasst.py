@@ -11,14 +11,13 @@ input, e.g. after a language filter) are counted in `orphans`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
 from pydantic import Field
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish, reject_row,
-                                    selected, take, text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
+                                    need_object, reject_row, selected, take, text)
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 
@@ -28,7 +27,8 @@ ROLES = {"prompter": "user", "assistant": "assistant"}
 
 
 class Params(AdapterParams):
-    paths: Literal["best", "all"] = Field("best", description="best-ranked path per tree, or every path to an assistant leaf")
+    paths: Literal["best", "all"] = Field(
+        "best", description="best-ranked path per tree, or every path to an assistant leaf")
     languages: list[str] | None = Field(None, description="keep only messages whose `lang` is one of these")
     ready_only: bool = Field(False, description="keep only trees whose tree_state is ready_for_export")
 
@@ -127,8 +127,7 @@ def tree_key(row: Any) -> str:
 
 
 def parse_message(row: Any, where: str) -> Msg:
-    if not isinstance(row, dict):
-        raise FieldError("row", f"expected an object, got {type(row).__name__}")
+    need_object(row)
     mid = text(row, "message_id", required=True)
     parent = row.get("parent_id")
     if parent is not None and not isinstance(parent, str):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish, reject_row,
-                                    text, user_text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
+                                    reject_row, text, user_text)
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from pydantic import Field
 
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, fan_out, finish,
-                                    put_meta, reject_row, text)
+                                    need_object, put_meta, reject_row, text)
 from pipeline.adapters.fastchat_clean import (fastchat_clean, html_to_markdown, mentions_blocklisted,
                                               piece_tokens, split_pairs)
 from pipeline.ops.base import Item, StageContext
@@ -42,8 +42,7 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 def turns_of(row: Any, p: Params) -> list[dict]:
     """Normalised `{role, content}` turns; unknown roles and bad values raise FieldError."""
-    if not isinstance(row, dict):
-        raise FieldError("row", f"expected an object, got {type(row).__name__}")
+    need_object(row)
     raw = row.get(p.field)
     if not isinstance(raw, list):
         raise FieldError(p.field, "missing" if raw is None else f"expected a list, got {type(raw).__name__}")

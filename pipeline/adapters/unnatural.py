@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from pydantic import Field
 
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, fan_out, finish,
-                                    put_meta, reject_row, text)
+                                    need_object, put_meta, reject_row, text)
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 
@@ -44,8 +44,7 @@ def items_of(row: dict, key: str, required: bool) -> list:
 
 def convert(row: Any, where: str, p: Params, src: Source) -> list[Item]:
     try:
-        if not isinstance(row, dict):
-            raise FieldError("row", f"expected an object, got {type(row).__name__}")
+        need_object(row)
         seed_instruction = text(row, "instruction", required=True)
         instances = items_of(row, "instances", True)
         reforms = items_of(row, "reformulations", False) if p.reformulations else []

@@ -76,7 +76,8 @@ def test_submix_weights_share_the_limit(tmp_path):
 def test_malformed_collection_jsonl(tmp_path):
     good = {"inputs": "Q?", "targets": "A", "task_source": "flan", "task_name": "x", "template_type": "zs_opt"}
     check_malformed_jsonl(tmp_path, "flan", good, "targets", ["A"])
-    res = ingest(tmp_path, "flan", write(tmp_path, "e.jsonl", jsonl({**good, "targets": " "}, {**good, "task_name": 3})))
+    rows = jsonl({**good, "targets": " "}, {**good, "task_name": 3})
+    res = ingest(tmp_path, "flan", write(tmp_path, "e.jsonl", rows))
     assert res.reasons() == {"empty_output": 1, "bad_schema:task_name": 1}
 
 

@@ -65,7 +65,8 @@ def test_markdownify_missing_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_openai_mentions_and_too_few_turns(tmp_path):
-    rows = jsonl({"id": "a", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "I am ChatGPT"}]},
+    rows = jsonl({"id": "a", "conversations": [{"from": "human", "value": "Hi"},
+                                               {"from": "gpt", "value": "I am ChatGPT"}]},
                  {"id": "b", "conversations": [{"from": "human", "value": "Hi"}]})
     res = ingest(tmp_path, "sharegpt", write(tmp_path, "s.jsonl", rows), drop_openai_mentions=True, fastchat_clean=True)
     assert res.reasons() == {"mentions_blocklisted": 1, "too_few_turns": 1}
