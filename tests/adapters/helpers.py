@@ -53,8 +53,8 @@ def jsonl(*rows) -> str:
 
 def check_malformed_jsonl(tmp_path: Path, source: str, good: dict, field: str, wrong, *,
                           gives_record: bool = True, **params) -> None:
-    """The G4 bad-file cases on a JSONL file of `source`: truncated JSON, invalid UTF-8, BOM,
-    empty file, a wrong-typed field and a missing field. `good` is a valid row."""
+    """The G4 bad-file cases on a JSONL file of `source`: truncated JSON, invalid UTF-8, UTF-8 BOM,
+    CRLF, UTF-16, empty file, a wrong-typed field and a missing field. `good` is a valid row."""
     ok = jsonl(good)
     # truncated JSON: strict mode stops naming file:line:col; lenient mode rejects that line
     bad = write(tmp_path, "trunc.jsonl", ok + ok[: len(ok) // 2] + "\n" + ok)
@@ -72,6 +72,10 @@ def check_malformed_jsonl(tmp_path: Path, source: str, good: dict, field: str, w
     plain = ingest(tmp_path, source, write(tmp_path, "plain.jsonl", ok), **params)
     bom = ingest(tmp_path, source, write(tmp_path, "bom.jsonl", b"\xef\xbb\xbf" + ok.encode()), **params)
     assert bom.records == plain.records and bool(plain.records) == gives_record
+    crlf = ingest(tmp_path, source, write(tmp_path, "crlf.jsonl", ok.replace("\n", "\r\n")), **params)
+    assert crlf.records == plain.records
+    with pytest.raises(InputError, match=r"utf16\.jsonl:1:1: file is UTF-16 encoded"):
+        ingest(tmp_path, source, write(tmp_path, "utf16.jsonl", ok.encode("utf-16")), **params)
     # empty file: no records, counted as a warning
     empty = ingest(tmp_path, source, write(tmp_path, "empty.jsonl", ""), **params)
     assert empty.records == [] and empty.stats["empty_files"] == 1

@@ -107,3 +107,24 @@ def test_output_rule_single_text_or_number(tmp_path):
     res = ingest(tmp_path, "sni", write(tmp_path, "task9_n.json",
                                         task(Instances=[{"input": "x", "output": 7}])))
     assert res.records[0]["messages"][1]["content"] == "7"
+
+
+def test_hub_form_rows(tmp_path):
+    """HF `Muennighoff/natural-instructions` columns, converted row by row (no network here)."""
+    from pipeline.adapters import sni
+    from pipeline.adapters.base import Source
+    from pipeline.ops.base import StageContext
+
+    ctx = StageContext("main", "ingest", tmp_path, tmp_path)
+    src = Source(None, "Muennighoff/natural-instructions", "train", None, False, ctx, "sni")
+    row = {"task_name": "task1319_country_by_barcode_prefix", "id": "task1319-x", "definition": "Give the prefix.",
+           "inputs": "Bulgaria", "targets": "380"}
+    rec = sni.from_hub_row(row, "hub:row0", sni.Params(), src)
+    assert rec.messages == [{"role": "user", "content": "Definition: Give the prefix.\n\nNow complete the "
+                                                        "following example -\nInput: Bulgaria\nOutput:"},
+                            {"role": "assistant", "content": "380"}]
+    assert rec.meta == {"source": "sni", "task": "task1319_country_by_barcode_prefix", "orig_id": "task1319-x"}
+    bad = sni.from_hub_row({**row, "targets": None}, "hub:row1", sni.Params(), src)
+    assert bad.reason == "bad_schema:targets"
+    select = sni.hub_selector(sni.Params(max_instances=1), None, {"task2"})
+    assert [select(r) for r in (row, row, {**row, "task_name": "task2"})] == [None, "max_instances", "task_list"]
