@@ -102,3 +102,11 @@ def test_full_english_validation_table(tmp_path):
     assert res.stats["records_in"] == 2022 and res.stats["orphans"] == 3
     assert len(res.records) == 188  # one best thread per root (188 roots; 191 trees less the 3 orphans')
     assert res.stats["consumed"] + res.stats["rejected"] == 2022
+
+
+def test_ready_only_keeps_ready_trees(tmp_path):
+    ready = ingest(tmp_path, "oasst", SLICE, ready_only=True)
+    assert len(ready.records) == 10 and "skipped_tree_state" not in ready.stats
+    rows = jsonl(msg("a", None, "prompter", tree_state="growing"), msg("b", "a", "assistant", tree_state="growing"))
+    growing = ingest(tmp_path, "oasst", write(tmp_path, "g.jsonl", rows), ready_only=True)
+    assert growing.records == [] and growing.stats["skipped_tree_state"] == 2

@@ -1,5 +1,6 @@
 """What every adapter shares: the catalog listing, refusing pickles and unsafe hub ids."""
 
+import json
 import pickle
 
 import pytest
@@ -56,3 +57,19 @@ def test_unsafe_hub_ids_are_refused(tmp_path):
         ingest(tmp_path, "alpaca", hub="pandas")
     with pytest.raises(InputError, match="is a local path; give it as `path`"):
         ingest(tmp_path, "alpaca", hub=str(tmp_path))
+
+
+def test_parquet_csv_and_tsv_rows_read_like_jsonl(tmp_path):
+    import pandas as pd
+
+    rows = [{"instruction": "Name a fruit.", "context": "", "response": "Apple", "category": "open_qa"},
+            {"instruction": "Summarise.", "context": "Dolly is a dataset.[3]", "response": "A dataset.",
+             "category": "summarization"}]
+    want = ingest(tmp_path, "dolly", write(tmp_path, "d.jsonl", "".join(json.dumps(r) + "\n" for r in rows)))
+    pd.DataFrame(rows).to_parquet(tmp_path / "d.parquet")
+    pd.DataFrame(rows).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame(rows).to_csv(tmp_path / "d.tsv", index=False, sep="\t")
+    for name in ("d.parquet", "d.csv", "d.tsv"):
+        got = ingest(tmp_path, "dolly", tmp_path / name)
+        assert [r["messages"] for r in got.records] == [r["messages"] for r in want.records], name
+    assert want.records[1]["messages"][0]["content"] == "Summarise.\n\nDolly is a dataset."
