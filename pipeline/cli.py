@@ -132,6 +132,16 @@ def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or 
 
 
 @app.command()
+def report(run_dir: Path = typer.Argument(..., help="run folder"),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file (default RUN_DIR/report.html)")
+           ) -> None:
+    """Write a self-contained HTML report of a run: funnel, mix, distributions, samples."""
+    from pipeline.report.render import write_report
+
+    say(f"wrote {write_report(run_dir, out)}")
+
+
+@app.command()
 def sources() -> None:
     """List the source adapters with their catalog entry and parameters."""
     from pipeline.listing import list_sources
