@@ -117,7 +117,7 @@ def histogram_bars(dist: Dist, bins: int = 30) -> list[tuple[str, int]]:
             counts[min(int((v - lo) / width), bins - 1)] += dist.counts[v]
     while counts and counts[-1] == 0:
         counts.pop()
-    bars = [(f"{fmt_num(edges[i])}\u2013{fmt_num(edges[i + 1] - (1 if integral else 0))}"
+    bars = [(f"{fmt_num(edges[i])}\u2013{fmt_num(min(edges[i + 1] - (1 if integral else 0), hi))}"
              if not integral or width > 1 else fmt_num(edges[i]), c) for i, c in enumerate(counts)]
     if overflow:
         bars.append((f">{fmt_num(hi)}", overflow))
