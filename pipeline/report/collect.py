@@ -8,8 +8,10 @@ lines are decoded), so time is one pass per file and memory is bounded by the sa
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -82,6 +84,30 @@ class Reservoir:
         return [obj for _, line in sorted(self.kept) if (obj := decode(line)) is not None]
 
 
+def sample_file(path: Path, k: int, rng: random.Random) -> list[dict]:
+    """A uniform sample of `k` records of a JSONL file, in file order (Algorithm L: the lines
+    between two picks are skipped by `islice` without touching them in Python)."""
+    if not path.exists() or k <= 0:
+        return []
+    with open(path, "rb") as fh:
+        kept = list(enumerate(islice(fh, k)))
+        pos = len(kept) - 1
+        w = _weight(rng, k)
+        while len(kept) == k:
+            skip = math.floor(math.log(max(rng.random(), 1e-300)) / math.log(1 - w))
+            line = next(islice(fh, skip, skip + 1), None)
+            if line is None:
+                break
+            pos += skip + 1
+            kept[rng.randrange(k)] = (pos, line)
+            w *= _weight(rng, k)
+    return [obj for _, line in sorted(kept) if (obj := decode(line)) is not None]
+
+
+def _weight(rng: random.Random, k: int) -> float:
+    return min(math.exp(math.log(max(rng.random(), 1e-300)) / k), 1 - 1e-12)
+
+
 def raw_lines(path: Path) -> Iterator[bytes]:
     if not path.exists():
         return
@@ -130,10 +156,7 @@ def stage_view(rd: RunDir, sid: str, entry: dict, samples: int, examples: int, s
         counts.setdefault(code, res.seen)
     for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         view.reasons.append(Reason(code, count, found[code].records() if code in found else []))
-    sample = Reservoir(samples, random.Random(f"{seed}:sample:{sid}"))
-    for line in raw_lines(rd.file(sid, DATA)):
-        sample.offer(line)
-    view.samples = sample.records()
+    view.samples = sample_file(rd.file(sid, DATA), samples, random.Random(f"{seed}:sample:{sid}"))
     return view
 
 

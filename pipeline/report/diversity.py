@@ -33,7 +33,7 @@ class Diversity:
     pairs: Counter = field(default_factory=Counter)
 
     def observe(self, instruction: str) -> None:
-        words = _WORD.findall(instruction[:400].lower())
+        words = _WORD.findall(instruction[:160].lower())
         if words and words[0] == "please":
             words = words[1:]
         if not words:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from pipeline.report.charts import hbars, histogram_bars, tick_positions
-from pipeline.report.collect import Reservoir, reason_of
+from pipeline.report.collect import Reservoir, reason_of, sample_file
 from pipeline.report.diversity import Diversity
 from pipeline.report.figures import (Dist, RecordStats, estimate_tokens, flat_scores, key_figures,
                                      llm_totals, top_similarity)
@@ -130,3 +130,18 @@ def test_reason_is_read_from_the_line_head_or_decoded():
     assert reason_of(b'{"reason":"bad_schema:\\"x\\"","detail":"d"}\n') == 'bad_schema:"x"'
     assert reason_of(b'{"detail":"d","reason":"late"}\n') == "late"
     assert reason_of(b"not json\n") == "unreadable"
+
+
+def test_sample_file_is_uniform_seeded_and_in_file_order(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(f'{{"n":{i}}}\n' for i in range(100)))
+    hits = [0] * 100
+    for seed in range(4000):
+        picked = [r["n"] for r in sample_file(path, 5, random.Random(seed))]
+        assert len(picked) == 5 and picked == sorted(picked)
+        for n in picked:
+            hits[n] += 1
+    assert min(hits) > 120 and max(hits) < 280  # binomial(4000, 0.05): mean 200, sd 14
+    assert sample_file(path, 5, random.Random(1)) == sample_file(path, 5, random.Random(1))
+    assert [r["n"] for r in sample_file(path, 500, random.Random(1))] == list(range(100))
+    assert sample_file(tmp_path / "missing.jsonl", 5, random.Random(1)) == []
