@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.errors import InputError
 from pipeline.jsonl import read_jsonl
 from pipeline.report.diversity import Diversity
 from pipeline.report.figures import (RecordStats, key_figures, llm_op_names, llm_totals, numeric,
@@ -61,6 +60,7 @@ class ReportData:
     figures: list[tuple[str, str]]
     seed: int
     samples: int
+    unreadable: int = 0
 
 
 class Reservoir:
@@ -166,20 +166,22 @@ def final_stage(rd: RunDir, stages: dict) -> str | None:
     return with_data[-1] if with_data else None
 
 
-def survey(path: Path, rs: RecordStats) -> tuple[Diversity, Diversity]:
-    """Feed every record of `path` to `rs`; return the diversity of generated and of all records."""
-    generated, everything = Diversity(), Diversity()
-    for lineno, obj in read_jsonl(path, trusted=True):
+def survey(path: Path, rs: RecordStats) -> tuple[Diversity, Diversity, int]:
+    """Feed every record of `path` to `rs`; return the diversity of generated and of all records,
+    and the number of unreadable lines skipped (e.g. the torn last line of an interrupted stage)."""
+    generated, everything, bad = Diversity(), Diversity(), 0
+    for _, obj in read_jsonl(path, lenient=True, trusted=True):
         try:
             messages, meta = obj["messages"], obj.get("meta") or {}
-            is_gen = rs.observe(messages, meta)
             instruction = next((m["content"] for m in messages if m["role"] == "user"), "")
+            is_gen = rs.observe(messages, meta)
         except (KeyError, TypeError, AttributeError):
-            raise InputError(f"{path}:{lineno}: not a record (needs messages with role and content)") from None
+            bad += 1
+            continue
         everything.observe(instruction)
         if is_gen:
             generated.observe(instruction)
-    return generated, everything
+    return generated, everything, bad
 
 
 def llm_row(view: StageView, llm_ops: frozenset[str]) -> dict | None:
@@ -202,10 +204,10 @@ def collect(run_dir: Path, *, samples: int = 5, examples: int = 3, seed: int = 0
     llm_ops = llm_op_names()
     rs = stats_for_stages({"id": sid, "op": e.get("op")} for sid, e in entries.items())
     final = final_stage(rd, entries)
-    generated, everything = survey(rd.file(final, DATA), rs) if final else (Diversity(), Diversity())
+    generated, everything, unreadable = survey(rd.file(final, DATA), rs) if final else (Diversity(), Diversity(), 0)
     scope = "generated records" if generated.n else "records (all of them: none was generated in this run)"
     llm_rows = [row for v in views if (row := llm_row(v, llm_ops))]
     llm = llm_totals(v.stats for v in views)
     return ReportData(str(manifest.get("name") or rd.root.name), rd.root, manifest.get("versions") or {},
                       views, final, rs, generated if generated.n else everything, scope, llm_rows, llm,
-                      key_figures(rs, llm), seed, samples)
+                      key_figures(rs, llm), seed, samples, unreadable)

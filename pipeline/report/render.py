@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from pipeline import __version__
 from pipeline.jsonl import atomic_write_text
+from pipeline.progress import say
 from pipeline.report import charts
 from pipeline.report.collect import ReportData, StageView
 from pipeline.report.figures import GENERATED_NOTE, TOKEN_NOTE, Dist
@@ -127,6 +128,8 @@ def write_report(run_dir: Path, out: Path | None = None, *, samples: int = 5, se
     from pipeline.report.collect import collect
 
     data = collect(run_dir, samples=samples, seed=seed)
+    if data.unreadable:
+        say(f"warning: skipped {data.unreadable} unreadable lines in {data.final}/data.jsonl")
     target = out or Path(run_dir) / "report.html"
     atomic_write_text(target, render_html(data))
     return target

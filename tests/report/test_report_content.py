@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import cli
+from tests.conftest import QUICKSTART, cli
 from tests.report.conftest import LLM_COUNTERS, XSS
 from tests.report.html_tables import key_figures, parse, table
 
@@ -112,3 +112,18 @@ def test_crafted_report_figures_scores_novelty_and_llm_usage(crafted_run):
     reasons = [s for s in parse(html).summaries if " example" in s]
     assert reasons == ["incomplete · 1 record · 1 example", "instruction_too_short · 1 record · 1 example"]
     assert "Over the instructions of 2 generated records" in html
+
+
+def test_report_of_an_unfinished_run_with_a_torn_last_line(tmp_path):
+    run = tmp_path / "run"
+    cli("run", str(QUICKSTART), "--out", str(run), "--until", "dedup", check=True)
+    with open(run / "dedup" / "data.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"id":"torn","messages":[{"ro')
+    proc = cli("report", str(run), check=True)
+    assert "warning: skipped 1 unreadable lines in dedup/data.jsonl" in proc.stderr
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "1 unreadable line in" in html
+    funnel = table(html, "stage", "op")
+    assert funnel["dedup"][3:7] == ["done", "470", "440", "30"]
+    assert funnel["filter"][3:7] == ["pending", "0", "0", "0"]
+    assert key_figures(html)["records"] == "440"
