@@ -70,3 +70,20 @@ def crafted_run(tmp_path_factory) -> Path:
     stats.update(LLM_COUNTERS)
     stats_path.write_text(json.dumps(stats, indent=2))
     return out
+
+
+def _report(run: Path) -> str:
+    proc = cli("report", str(run), check=True)
+    assert f"wrote {run / 'report.html'}" in proc.stderr
+    return (run / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def quickstart_html(quickstart_run) -> str:
+    """`instructpipe report` of the quickstart run (written to its default RUN_DIR/report.html)."""
+    return _report(quickstart_run)
+
+
+@pytest.fixture(scope="session")
+def crafted_html(crafted_run) -> str:
+    return _report(crafted_run)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import cli
 from tests.headless import Browser, chromium_missing
 from tests.report.conftest import XSS
 
@@ -14,8 +13,7 @@ pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_
 OPEN_ALL = "document.querySelectorAll('details').forEach(d => d.open = true); true"
 
 
-def test_quickstart_report_renders_without_console_errors(quickstart_run, tmp_path):
-    cli("report", str(quickstart_run), check=True)
+def test_quickstart_report_renders_without_console_errors(quickstart_run, quickstart_html, tmp_path):
     with Browser() as browser:
         browser.open((quickstart_run / "report.html").resolve().as_uri())
         browser.evaluate(OPEN_ALL)
@@ -30,8 +28,7 @@ def test_quickstart_report_renders_without_console_errors(quickstart_run, tmp_pa
     assert int.from_bytes(png[20:24], "big") == height > 3000
 
 
-def test_script_in_a_record_shows_as_text_and_never_runs(crafted_run, tmp_path):
-    cli("report", str(crafted_run), check=True)
+def test_script_in_a_record_shows_as_text_and_never_runs(crafted_run, crafted_html, tmp_path):
     with Browser() as browser:
         browser.open((crafted_run / "report.html").resolve().as_uri())
         browser.evaluate(OPEN_ALL)

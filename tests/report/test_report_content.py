@@ -19,14 +19,8 @@ def num(n) -> str:
     return f"{n:,}"
 
 
-def report(run: Path) -> str:
-    proc = cli("report", str(run), check=True)
-    assert f"wrote {run / 'report.html'}" in proc.stderr
-    return (run / "report.html").read_text(encoding="utf-8")
-
-
-def test_quickstart_report_funnel_matches_every_stage_counter(quickstart_run):
-    html = report(quickstart_run)
+def test_quickstart_report_funnel_matches_every_stage_counter(quickstart_run, quickstart_html):
+    html = quickstart_html
     manifest = json.loads((quickstart_run / "manifest.json").read_text())
     assert list(manifest["stages"]) == ["alpaca", "alpagasus", "seeds", "mix", "dedup", "filter", "export"]
     funnel = table(html, "stage", "op")
@@ -39,8 +33,8 @@ def test_quickstart_report_funnel_matches_every_stage_counter(quickstart_run):
     assert funnel["export"][4:7] == ["435", "435", "0"]
 
 
-def test_quickstart_report_lists_every_reason_with_examples(quickstart_run):
-    page = parse(report(quickstart_run))
+def test_quickstart_report_lists_every_reason_with_examples(quickstart_run, quickstart_html):
+    page = parse(quickstart_html)
     reasons = [s for s in page.summaries if " example" in s]
     assert reasons == ["not_sampled · 55 records · 3 examples", "duplicate · 30 records · 3 examples",
                        "incomplete · 5 records · 3 examples"]
@@ -49,8 +43,8 @@ def test_quickstart_report_lists_every_reason_with_examples(quickstart_run):
         assert all(any(s.startswith(k[len("dropped_"):] + " ·") for s in reasons) for k in dropped)
 
 
-def test_quickstart_report_figures_mix_and_samples(quickstart_run):
-    html = report(quickstart_run)
+def test_quickstart_report_figures_mix_and_samples(quickstart_run, quickstart_html):
+    html = quickstart_html
     figures = key_figures(html)
     assert figures["records"] == "435"
     assert figures["generated in this run"] == "0 (0.0%)"
@@ -67,8 +61,8 @@ def test_quickstart_report_figures_mix_and_samples(quickstart_run):
     assert "<script" not in html.lower() and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
 
 
-def test_report_out_option_writes_the_same_bytes(quickstart_run, tmp_path):
-    default = report(quickstart_run)
+def test_report_out_option_writes_the_same_bytes(quickstart_run, quickstart_html, tmp_path):
+    default = quickstart_html
     target = tmp_path / "elsewhere" / "r.html"
     cli("report", str(quickstart_run), "-o", str(target), check=True)
     assert target.read_text(encoding="utf-8") == default
@@ -83,8 +77,8 @@ def test_report_of_a_missing_or_foreign_folder_is_a_clear_error(tmp_path):
     assert "not a run folder (no manifest.json)" in proc.stderr
 
 
-def test_crafted_report_escapes_record_text(crafted_run):
-    html = report(crafted_run)
+def test_crafted_report_escapes_record_text(crafted_html):
+    html = crafted_html
     low = html.lower()
     assert "<script" not in low and "<img" not in low and "onerror=\"" not in low
     escaped = XSS.replace("<", "&lt;").replace(">", "&gt;")
@@ -92,8 +86,8 @@ def test_crafted_report_escapes_record_text(crafted_run):
     assert "&lt;b&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/b&gt;" in html
 
 
-def test_crafted_report_figures_scores_novelty_and_llm_usage(crafted_run):
-    html = report(crafted_run)
+def test_crafted_report_figures_scores_novelty_and_llm_usage(crafted_html):
+    html = crafted_html
     figures = key_figures(html)
     assert figures["records"] == "4"
     assert figures["generated in this run"] == "2 (50.0%)"
