@@ -183,24 +183,24 @@ def _spread(d: Dist, digits: int = 1) -> str:
 def key_figures(rs: RecordStats, llm: dict | None = None) -> list[tuple[str, str]]:
     """The key-figures table (label, value), identical in the report and the card."""
     n = rs.records
-    rows = [("records", f"{n}")]
+    rows = [("records", f"{n:,}")]
     if not n:
         return rows
     gen = rs.origin.get("generated", 0)
-    rows += [("generated in this run", f"{gen} ({100 * gen / n:.1f}%)"),
+    rows += [("generated in this run", f"{gen:,} ({100 * gen / n:.1f}%)"),
              ("sources", f"{len(rs.sources)}: {_share(rs.sources, n)}"),
              ("languages", _share(rs.langs, n)),
              ("user turns per record", _spread(rs.turns)),
-             ("multi-turn records", f"{n - rs.turns.counts.get(1, 0) - rs.turns.counts.get(0, 0)}"),
+             ("multi-turn records", f"{n - rs.turns.counts.get(1, 0) - rs.turns.counts.get(0, 0):,}"),
              ("instruction tokens (est.)", _spread(rs.instruction_tokens)),
              ("response tokens (est.)", _spread(rs.response_tokens))]
     for name in sorted(rs.scores):
         s = rs.scores[name].summary()
-        rows.append((f"score {name}", f"median {s['p50']:g}, mean {s['mean']:.2f} ({s['n']} scored)"))
+        rows.append((f"score {name}", f"median {s['p50']:g}, mean {s['mean']:.2f} ({s['n']:,} scored)"))
     for name in sorted(rs.similarity):
         rows.append((f"novelty {name}", _spread(rs.similarity[name], 3)))
     if llm is not None:
-        rows += [("LLM requests (cache hits)", f"{llm['requests']} ({llm['cached']})"),
-                 ("LLM tokens in / out", f"{llm['tokens_in']} / {llm['tokens_out']}"),
+        rows += [("LLM requests (cache hits)", f"{llm['requests']:,} ({llm['cached']:,})"),
+                 ("LLM tokens in / out", f"{llm['tokens_in']:,} / {llm['tokens_out']:,}"),
                  ("LLM cost (USD)", f"{llm['cost_usd']:.4f}")]
     return rows

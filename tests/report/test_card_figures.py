@@ -31,7 +31,7 @@ def test_card_from_export_cli_has_llm_figures_and_is_deterministic(crafted_run, 
     figures = card_figures(first.decode("utf-8"))
     assert figures["generated in this run"] == "2 (50.0%)"
     assert figures["LLM requests (cache hits)"] == "12 (5)"
-    assert figures["LLM tokens in / out"] == "3400 / 1200"
+    assert figures["LLM tokens in / out"] == "3,400 / 1,200"
     assert figures["LLM cost (USD)"] == "0.0123"
     link = os.path.relpath(crafted_run / "report.html", out)
     assert link.endswith("/run/report.html")

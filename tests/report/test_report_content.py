@@ -97,7 +97,7 @@ def test_crafted_report_figures_scores_novelty_and_llm_usage(crafted_html):
     assert "score judge_explanation" not in figures
     assert figures["novelty most_similar"] == "median 0.1, mean 0.250, p90 0.4, max 0.4"
     assert figures["LLM requests (cache hits)"] == "12 (5)"
-    assert figures["LLM tokens in / out"] == "3400 / 1200"
+    assert figures["LLM tokens in / out"] == "3,400 / 1,200"
     llm = table(html, "stage", "op")
     assert "export" in llm  # the funnel; the LLM table follows
     usage = [rows for rows in parse(html).tables if rows[0][2:4] == ["requests", "cache hits"]][0]
