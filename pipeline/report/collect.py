@@ -204,8 +204,10 @@ def collect(run_dir: Path, *, samples: int = 5, examples: int = 3, seed: int = 0
     llm_ops = llm_op_names()
     rs = stats_for_stages({"id": sid, "op": e.get("op")} for sid, e in entries.items())
     final = final_stage(rd, entries)
-    generated, everything, unreadable = survey(rd.file(final, DATA), rs) if final else (Diversity(), Diversity(), 0)
-    scope = "generated records" if generated.n else "records (none was generated in this run, so every record counts)"
+    generated, everything, unreadable = (survey(rd.file(final, DATA), rs) if final
+                                         else (Diversity(), Diversity(), 0))
+    scope = ("generated records" if generated.n
+             else "records (none was generated in this run, so every record counts)")
     llm_rows = [row for v in views if (row := llm_row(v, llm_ops))]
     llm = llm_totals(v.stats for v in views)
     return ReportData(str(manifest.get("name") or rd.root.name), rd.root, manifest.get("versions") or {},

@@ -14,12 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 _WORD = re.compile(r"[^\W\d_][\w'-]*")
-STOPWORDS = frozenset(
+STOPWORDS = frozenset((
     "a an the of to in on for with and or but is are was were be been this that these those it its "
     "your you my me i we our us their them they he she his her as by at from about into than then "
-    "some any each every all following given below above me please there here up out so such "
-    "one two three four five six seven eight nine ten short brief new few more most very how why what when where who whom which whether "
-    "if do does can could would should will".split())
+    "some any each every all following given below above me please there here up out so such one two "
+    "three four five six seven eight nine ten short brief new few more most very how why what when "
+    "where who whom which whether if do does can could would should will"
+).split())
 MAX_KEYS = 200_000
 
 
