@@ -61,7 +61,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterato
 
 
 SPEC = OpSpec(
-    name="export", fn=run, params=ExportParams, version=1, min_inputs=1,
+    name="export", fn=run, params=ExportParams, version=2, min_inputs=1,
     doc="Export complete records as messages/alpaca/sharegpt JSONL, HF save_to_disk or parquet, "
         "with a dataset card and a LLaMA-Factory dataset_info.json.",
 )
