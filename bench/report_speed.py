@@ -4,7 +4,8 @@ Builds (or reuses) a run folder with ingest -> dedup_exact -> filter -> export o
 /work/shared/data/alpaca/alpaca_data.json, then times, in the same run:
   - the baseline: one plain pass that json-decodes every line of every stage file;
   - `write_report` in process (best of 3);
-  - the `instructpipe report` command end to end (a subprocess: interpreter start and imports included).
+  - the `instructpipe report` command end to end (a subprocess: interpreter start and imports included);
+  - the peak Python memory of `write_report` (tracemalloc), to show it does not grow with the data.
 Prints seconds, records per second (lines of all stage files / seconds) and ratios to the baseline.
 
     python bench/report_speed.py [--run-dir DIR]
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +95,11 @@ def main() -> None:
                    stderr=subprocess.DEVNULL)
     cli = time.perf_counter() - start
     size = (run_dir / "report.html").stat().st_size
+    tracemalloc.start()
+    write_report(run_dir, run_dir / "report-bench.html")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    data_mib = sum(p.stat().st_size for p in stage_files(run_dir)) / 2**20
     print(f"run folder: {run_dir} (pipeline run or reuse took {built:.1f} s)")
     print(f"stage files: {len(stage_files(run_dir))}, {lines} lines; final stage: {final} records; "
           f"report.html {size / 1024:.0f} KiB")
@@ -101,6 +108,8 @@ def main() -> None:
     print(f"write_report in process (best of 3): {report:.2f} s wall, {report_cpu:.2f} s CPU "
           f"({lines / report:,.0f} records/s); {report / base:.2f}x the baseline's wall time, "
           f"{report_cpu / base_cpu:.2f}x its CPU time")
+    print(f"peak Python memory of write_report (tracemalloc): {peak / 2**20:.1f} MiB "
+          f"for {data_mib:.0f} MiB of stage files")
     print(f"instructpipe report (CLI, end to end, once): {cli:.2f} s wall ({lines / cli:,.0f} records/s), "
           f"{cli / base:.2f}x the baseline")
 
