@@ -17,12 +17,12 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from pipeline.novelty.score import reference_f1, reference_f1_array
+from pipeline.novelty.score import reference_f1_array
 from pipeline.novelty.tokens import get_tokenizer
 
 BATCH = 64        # candidates per cdist call: reading the pool's strings is paid once per batch
 CHUNK = 1 << 15   # pool entries per cdist call: bounds the score matrix to BATCH x CHUNK
-NEAR = 1e-9       # exact scores this close to the threshold are re-decided by `reference_f1`
+NEAR = 1e-9       # slack for float ties when picking the entries to rank exactly
 PARALLEL_PAIRS = 1 << 18  # below this many pairs a second thread costs more than it saves
 
 
@@ -67,31 +67,44 @@ class _Codes:
 class _Matches:
     """Per-candidate scores against the pool, gathered chunk by chunk.
 
-    Only what a verdict needs is kept: the F1 sum (for the mean), the entries within NEAR of
-    the threshold or above it (`hits`), and top-k contenders, each as (lcs, len_b, pool index).
-    Rows already sure to be rejected skip the top-k search.
+    Only what a verdict needs is kept: the F1 sum (for the mean) and, from each chunk and from
+    the candidate's own batch, the k best entries as (pool index, `reference_f1`). The best of
+    them decides, so the ties at the threshold are decided by rouge_score's float formula.
     """
 
-    def __init__(self, qlen: np.ndarray, threshold: float, k: int):
-        self.qlen, self.threshold, self.k = qlen, threshold, k
+    def __init__(self, qlen: np.ndarray, k: int, inner: np.ndarray | None):
+        self.qlen, self.k = qlen, k
         self.total = np.zeros(len(qlen))
-        self.entries: list[list[tuple[int, int, int]]] = [[] for _ in qlen]
-        self.sure = np.zeros(len(qlen), dtype=bool)
+        self.entries: list[list[tuple[int, float]]] = [[] for _ in qlen]
+        if inner is not None:
+            self.inner_f1 = _f1_matrix(inner, qlen, qlen)
+            self.inner_ref = reference_f1_array(inner, qlen[:, None], qlen[None, :])
 
     def update(self, lcs: np.ndarray, plen: np.ndarray, offset: int) -> None:
         f1 = _f1_matrix(lcs, self.qlen, plen)
         self.total += f1.sum(axis=1)
-        for r, c in zip(*np.nonzero(f1 >= self.threshold - NEAR)):
-            self.entries[r].append((int(lcs[r, c]), int(plen[c]), offset + int(c)))
-            self.sure[r] |= f1[r, c] > self.threshold + NEAR
-        for r, cols in enumerate(_top_columns(f1, lcs, self.qlen, plen, self.k, self.sure)):
-            self.entries[r].extend((int(lcs[r, c]), int(plen[c]), offset + int(c)) for c in cols)
+        rows, n = f1.shape
+        tau = np.zeros(rows)
+        if n > 8 * self.k:
+            # The smallest of k block maxima is at most the k-th largest score: only the
+            # entries from there up (usually a few dozen) are ranked exactly.
+            tau = f1[:, : n - n % self.k].reshape(rows, self.k, -1).max(axis=2).min(axis=1)
+        for r in range(rows):
+            cols = np.flatnonzero(f1[r] >= tau[r] - NEAR) if tau[r] > NEAR else np.flatnonzero(f1[r] > 0)
+            self._keep_best(r, cols + offset, reference_f1_array(lcs[r, cols], self.qlen[r], plen[cols]))
 
-    def add(self, r: int, lcs: np.ndarray, plen: np.ndarray, index: np.ndarray) -> None:
-        """Scores of candidate `r` against the entries its own batch added to the pool."""
-        f1 = lcs / (np.maximum(self.qlen[r] + plen, 1) * 0.5)
-        self.total[r] += f1.sum()
-        self.entries[r].extend((int(lcs[c]), int(plen[c]), int(index[c])) for c in np.flatnonzero(f1 > 0))
+    def add(self, r: int, kept: np.ndarray, first: int) -> None:
+        """Scores of candidate `r` against the batch members kept before it (pool index `first` on)."""
+        self.total[r] += self.inner_f1[r, kept].sum()
+        scores = self.inner_ref[r, kept]
+        positive = np.flatnonzero(scores > 0)
+        self._keep_best(r, positive + first, scores[positive])
+
+    def _keep_best(self, r: int, index: np.ndarray, scores: np.ndarray) -> None:
+        if len(index) > self.k:
+            best = np.lexsort((index, -scores))[: self.k]
+            index, scores = index[best], scores[best]
+        self.entries[r].extend(zip(index.tolist(), scores.tolist()))
 
 
 def _f1_matrix(lcs: np.ndarray, qlen: np.ndarray, plen: np.ndarray) -> np.ndarray:
@@ -104,32 +117,6 @@ def _f1_matrix(lcs: np.ndarray, qlen: np.ndarray, plen: np.ndarray) -> np.ndarra
             factors[a] = 2.0 / np.maximum(a + plen, 1)
         np.multiply(lcs[r], factors[a], out=f1[r])
     return f1
-
-
-def _top_columns(f1: np.ndarray, lcs: np.ndarray, qlen: np.ndarray, plen: np.ndarray, k: int,
-                 skip: np.ndarray) -> list[np.ndarray]:
-    """For each row not skipped, the columns of its k best positive scores by `reference_f1`
-    (ties: first column).
-
-    The smallest of k block maxima is at most the k-th largest score, so the entries at or
-    above it hold the top k; usually a few dozen, so only those are scored and sorted.
-    """
-    rows, n = f1.shape
-    tau = np.zeros(rows)
-    if n > 8 * k:
-        tau = f1[:, : n - n % k].reshape(rows, k, -1).max(axis=2).min(axis=1)
-    out = []
-    for r in range(rows):
-        if skip[r]:
-            out.append(())
-            continue
-        row = f1[r]
-        cols = np.flatnonzero(row >= tau[r] - NEAR) if tau[r] > NEAR else np.flatnonzero(row > 0)
-        if len(cols) > k:
-            scores = reference_f1_array(lcs[r, cols], qlen[r], plen[cols])
-            cols = cols[np.lexsort((cols, -scores))[:k]]
-        out.append(cols)
-    return out
 
 
 class NoveltyPool:
@@ -213,18 +200,17 @@ class NoveltyPool:
 
     def _batch(self, texts: Sequence[str], keys: Sequence, add: bool) -> list[Verdict]:
         seqs, qlen = self._encode(texts)
-        matches = _Matches(qlen, self.threshold, max(self.top_k, 1))
+        inner = self._lcs(seqs, seqs) if add and len(seqs) > 1 else None
+        matches = _Matches(qlen, max(self.top_k, 1), inner)
         n0 = len(self._seqs)
         for start in range(0, n0, CHUNK):
             stop = min(n0, start + CHUNK)
             matches.update(self._lcs(seqs, self._seqs[start:stop]), self._lens[start:stop], start)
-        inner = self._lcs(seqs, seqs) if add and len(seqs) > 1 else None
         kept: list[int] = []
         verdicts = []
         for r in range(len(texts)):
             if kept:
-                idx = np.asarray(kept)
-                matches.add(r, inner[r, idx], qlen[idx], n0 + np.arange(len(kept)))
+                matches.add(r, np.asarray(kept), n0)
             verdict = self._verdict(matches, r, n0 + len(kept))
             verdicts.append(verdict)
             if add and verdict.keep:
@@ -233,12 +219,10 @@ class NoveltyPool:
         return verdicts
 
     def _verdict(self, m: _Matches, r: int, pool_size: int) -> Verdict:
-        a = int(m.qlen[r])
-        scores = {i: reference_f1(lcs, a, b) for lcs, b, i in m.entries[r]}
-        ranked = sorted(((i, s) for i, s in scores.items() if s > 0), key=lambda x: (-x[1], x[0]))
+        ranked = sorted(m.entries[r], key=lambda e: (-e[1], e[0]))
         keep = not ranked or ranked[0][1] <= self.threshold
         top = (ranked if keep else [(i, s) for i, s in ranked if s > self.threshold])[: self.top_k]
         best_i, best = ranked[0] if ranked else (None, 0.0)
         avg = float(m.total[r] / pool_size) if pool_size else 0.0
         return Verdict(keep, best, [(self._keys[i], s) for i, s in top], avg,
-                       None if best_i is None else self._keys[best_i], a)
+                       None if best_i is None else self._keys[best_i], int(m.qlen[r]))
