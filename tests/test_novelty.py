@@ -198,6 +198,8 @@ def test_verdict_fields_on_empty_pool_and_texts_without_tokens():
     assert (close.keep, close.best_match, close.best_score, close.most_similar) == \
         (False, "r1", 0.75, [("r1", 0.75), ("r3", 8 / 11)])
     assert len(pool) == 3
+    with pytest.raises(ValueError, match="2 keys for 1 texts"):
+        pool.check_many(["x"], ["k1", "k2"])
 
 
 # -- Chinese ---------------------------------------------------------------------------------------

@@ -119,6 +119,11 @@ def _f1_matrix(lcs: np.ndarray, qlen: np.ndarray, plen: np.ndarray) -> np.ndarra
     return f1
 
 
+def _check_keys(texts: Sequence, keys: Sequence | None) -> None:
+    if keys is not None and len(keys) != len(texts):
+        raise ValueError(f"{len(keys)} keys for {len(texts)} texts")
+
+
 class NoveltyPool:
     """An incremental pool of texts; rejects a text whose ROUGE-L F1 to any entry exceeds `threshold`.
 
@@ -150,6 +155,7 @@ class NoveltyPool:
         self.add_many([text], None if key is None else [key])
 
     def add_many(self, texts: Sequence[str], keys: Sequence | None = None) -> None:
+        _check_keys(texts, keys)
         seqs, lens = self._encode(texts)
         for i, text in enumerate(texts):
             self._append(text if keys is None else keys[i], seqs[i], int(lens[i]))
@@ -165,8 +171,9 @@ class NoveltyPool:
     def check_many(self, texts: Sequence[str], keys: Sequence | None = None, *,
                    add: bool = True) -> list[Verdict]:
         """Verdicts in order. With `add`, each kept text joins the pool before the next is
-        checked (the result equals calling `check_and_add` one by one, only faster); without,
-        each text is checked against the pool alone."""
+        checked (the verdicts equal those of `check_and_add` one by one, the mean up to
+        rounding, only faster); without, each text is checked against the pool alone."""
+        _check_keys(texts, keys)
         out: list[Verdict] = []
         for start in range(0, len(texts), BATCH):
             part = texts[start:start + BATCH]
