@@ -35,15 +35,16 @@ def reference_rate(pool_texts: list[str], candidates: list[str]) -> float:
 
     tokenizer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)._tokenizer
     pool_tokens = [tokenizer.tokenize(t) for t in pool_texts]
+    results = []
     start = time.perf_counter()
     for text in candidates:
         tokens = tokenizer.tokenize(text)
         with Pool(os.cpu_count()) as workers:
             scores = workers.map(partial(rouge_scorer._score_lcs, tokens), pool_tokens)
         scores = [s.fmeasure for s in scores]
-        _most_similar = {pool_texts[i]: scores[i] for i in np.argsort(scores)[-10:][::-1]}
-        _keep, _avg = max(scores) <= 0.7, float(np.mean(scores))
-    return len(candidates) / (time.perf_counter() - start)
+        most_similar = {pool_texts[i]: scores[i] for i in np.argsort(scores)[-10:][::-1]}
+        results.append((max(scores) <= 0.7, most_similar, float(np.mean(scores))))
+    return len(results) / (time.perf_counter() - start)
 
 
 def our_rates(pool_texts: list[str], candidates: list[str]) -> tuple[float, float]:
