@@ -23,7 +23,7 @@ BUFFER = 256  # records checked per call: the pool compares them in batches, in 
 class RougeNoveltyParams(Params):
     threshold: float = Field(0.7, ge=0.0, le=1.0,
                              description="reject a record whose ROUGE-L F1 to a kept record is above this")
-    on: Literal["instruction", "user", "response", "conversation"] = Field(
+    field: Literal["instruction", "user", "response", "conversation"] = Field(
         "instruction", description="text compared: first user turn, all user turns, all assistant "
                                    "turns, or every user and assistant turn")
     tokenizer: Literal["auto", "rouge", "script"] = Field(
@@ -31,19 +31,19 @@ class RougeNoveltyParams(Params):
     top_k: int = Field(3, ge=0, le=100, description="kept records list this many most similar ones in meta")
 
 
-def compared_text(rec: Record, on: str) -> str:
-    if on == "instruction":
+def compared_text(rec: Record, field: str) -> str:
+    if field == "instruction":
         return rec.instruction
-    if on == "user":
+    if field == "user":
         return "\n".join(rec.turns("user"))
-    if on == "response":
+    if field == "response":
         return "\n".join(rec.turns("assistant"))
     return "\n".join(m["content"] for m in rec.messages if m["role"] != "system")
 
 
 def _judge(ctx: StageContext, pool: NoveltyPool, batch: list[Record], p: RougeNoveltyParams
            ) -> Iterator[Item]:
-    verdicts = pool.check_many([compared_text(r, p.on) for r in batch], [r.id for r in batch])
+    verdicts = pool.check_many([compared_text(r, p.field) for r in batch], [r.id for r in batch])
     for rec, v in zip(batch, verdicts):
         if not v.tokens:
             ctx.count("no_tokens")

@@ -119,7 +119,7 @@ def test_response_side_and_threshold_parameters(tmp_path):
     (tmp_path / "in.jsonl").write_text("".join(r.to_json() + "\n" for r in recs), encoding="utf-8")
     for on, threshold, out in (("instruction", 0.7, 1), ("response", 0.7, 50), ("response", 1.0, 55)):
         dest = tmp_path / f"{on}-{threshold}.jsonl"
-        cli("stage", "rouge_novelty", "-i", str(tmp_path / "in.jsonl"), "-o", str(dest), "-p", f"on={on}",
+        cli("stage", "rouge_novelty", "-i", str(tmp_path / "in.jsonl"), "-o", str(dest), "-p", f"field={on}",
             "-p", f"threshold={threshold}", check=True)
         assert len(read(dest)) == out
 
@@ -128,7 +128,7 @@ def test_bad_parameters_are_config_errors(tmp_path):
     with pytest.raises(ValueError):
         RougeNoveltyParams(threshold=1.5)
     stage = {"id": "in", "op": "ingest", "source": "messages", "path": str(tmp_path / "x.jsonl")}
-    for bad, message in (({"threshold": 2}, "stages[1].threshold"), ({"on": "answer"}, "stages[1].on"),
+    for bad, message in (({"threshold": 2}, "stages[1].threshold"), ({"field": "answer"}, "stages[1].field"),
                          ({"treshold": 0.5}, "did you mean threshold")):
         with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
             build_recipe({"name": "x", "stages": [stage, {"id": "n", "op": "rouge_novelty",
