@@ -27,6 +27,7 @@ from pipeline.llm.secrets import public_url, redact, resolve_base_url
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk, Reply, Request
 
+STOP_GRACE = 0.5
 Task = Callable[[AsyncAsk], Awaitable[Any]]
 
 
@@ -45,6 +46,7 @@ class StageClient:
         self.loop = asyncio.new_event_loop()
         self.sem = asyncio.Semaphore(settings.concurrency)
         self.live = 0
+        self.stopping = False
         self.failures: list[RequestFailed] = []
         if settings.mode == "batch":
             from pipeline.llm.batch import BatchTransport
@@ -84,10 +86,12 @@ class StageClient:
         reply = self.from_cache(prep)
         if reply is not None:
             return reply
+        if self.stopping:
+            raise RequestFailed("stopped", "not sent: the run is stopping")
         if not self.transport.bounded:
             return await self.transport.send_prepared(prep)
         async with self.sem:
-            reason = self.account.over_budget()
+            reason = "the run is stopping" if self.stopping else self.account.over_budget()
             if reason:
                 self.counters["not_sent"] += 1
                 raise RequestFailed("budget", reason)
@@ -98,6 +102,9 @@ class StageClient:
                 return self.rejected(prep, e.verdict.message)
             except RequestFailed:
                 self.counters["failures"] += 1
+                raise
+            except LLMError:
+                self.stopping = True
                 raise
             finally:
                 self.account.inflight -= 1
@@ -136,12 +143,19 @@ class StageClient:
                     break
                 done, pending = loop.run_until_complete(
                     asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED))
+                fatal = next((t.exception() for t in done if t.exception() is not None), None)
+                if fatal is not None:
+                    done |= self._settle(pending)
+                    pending -= done
                 for task in done:
-                    ok, value = task.result()
-                    if ok:
-                        yield value
-                    else:
-                        self.failures.append(value)
+                    if task.exception() is None:
+                        ok, value = task.result()
+                        if ok:
+                            yield value
+                        else:
+                            self.failures.append(value)
+                if fatal is not None:
+                    raise fatal
         finally:
             self._cancel(pending)
         self.raise_failures()
@@ -154,6 +168,15 @@ class StageClient:
         finally:
             self.live -= 1
             self.transport.poke()
+
+    def _settle(self, pending: set[asyncio.Task]) -> set[asyncio.Task]:
+        """A fatal error: send nothing new; requests in flight get a moment to land (returned)."""
+        self.stopping = True
+        if not pending:
+            return set()
+        grace = min(STOP_GRACE, self.settings.timeout)
+        done, _ = self.loop.run_until_complete(asyncio.wait(pending, timeout=grace))
+        return done
 
     def _cancel(self, pending: set[asyncio.Task]) -> None:
         if not pending or self.loop.is_closed():
