@@ -150,7 +150,8 @@ def ops() -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(standalone_mode=False)
+        if app(standalone_mode=False) == 130:  # typer turns Ctrl-C into a returned 130
+            raise KeyboardInterrupt
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

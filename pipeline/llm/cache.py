@@ -11,6 +11,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from pipeline.errors import LLMError
+
 CACHE_DIR, CACHE_FILE = "cache", "llm.sqlite"
 
 _SCHEMA = """
@@ -50,9 +52,13 @@ class ResponseCache:
 
     def put(self, key: str, stage: str, request: str, response: str, tokens_in: int, tokens_out: int,
             cost: float) -> None:
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
+        try:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
+        except sqlite3.Error as e:
+            raise LLMError(f"{self.path}: cannot store a response ({e}); free space and run the "
+                           "same command again to resume") from None
         if cur.rowcount:
             self.spent_requests += 1
             self.spent_cost += cost
