@@ -2,7 +2,8 @@
 
 The HTTP pool is sized to the concurrency (the SDK's default keeps only 100 connections
 alive), the SDK's own retries are off so attempts never multiply, and responses are read raw
-(`cast_to=httpx2.Response`) to skip model parsing we do not need.
+(`cast_to=httpx2.Response`) to skip model parsing we do not need. Connections are spread
+over lanes of at most LANE_SIZE (see `lanes`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline.llm.secrets import api_key, install_log_filter, public_url
 from pipeline.llm.settings import LLMSettings
 
 log = logging.getLogger("pipeline.llm")
+LANE_SIZE = 16
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -49,7 +51,8 @@ class OnlineTransport:
         self.stage_id, self.settings, self.base_url, self.counters = stage_id, settings, base_url, counters
         self.sleep = sleep or asyncio.sleep
         self.limiter = RateLimiter(settings.rpm, settings.tpm, self.sleep)
-        self._client: openai.AsyncOpenAI | None = None
+        self._lanes: list[openai.AsyncOpenAI] = []
+        self._load: list[int] = []
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_retries + 1), retry=retry_if_exception_type(Retryable),
             wait=self._wait, sleep=self.sleep, before_sleep=self._before_sleep, reraise=True)
@@ -62,19 +65,26 @@ class OnlineTransport:
     def poke(self) -> None:
         """Nothing to do when a task ends (batch mode flushes rounds here)."""
 
-    def client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
+    def lanes(self) -> list[openai.AsyncOpenAI]:
+        """SDK clients, each with its own small HTTP pool.
+
+        httpcore scans (and polls) every pooled connection whenever a request starts or ends, so
+        one pool of N connections costs O(N) per request; lanes of LANE_SIZE keep it flat.
+        """
+        if not self._lanes:
             install_log_filter()
+            key = api_key(self.settings.api_key_env, self.base_url)
+            timeout = httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
             n = self.settings.concurrency
-            http = httpx2.AsyncClient(
-                limits=httpx2.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=60),
-                timeout=httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout)))
-            self._client = openai.AsyncOpenAI(
-                api_key=api_key(self.settings.api_key_env, self.base_url), base_url=self.base_url,
-                max_retries=0, timeout=httpx2.Timeout(self.settings.timeout,
-                                                      connect=min(10.0, self.settings.timeout)),
-                http_client=http)
-        return self._client
+            count = -(-n // LANE_SIZE)
+            for i in range(count):
+                size = n // count + (1 if i < n % count else 0)
+                http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size,
+                                                               keepalive_expiry=60), timeout=timeout)
+                self._lanes.append(openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                                                      timeout=timeout, http_client=http))
+            self._load = [0] * count
+        return self._lanes
 
     async def send(self, prep: Prepared) -> tuple[str, dict]:
         await self.limiter.acquire(prep.estimate)
@@ -85,10 +95,12 @@ class OnlineTransport:
                                                 f"attempts: {e.verdict.message}") from None
 
     async def _once(self, prep: Prepared) -> tuple[str, dict]:
-        client = self.client()
+        lanes, load = self.lanes(), self._load
+        lane = min(range(len(lanes)), key=load.__getitem__)
+        load[lane] += 1
         try:
-            resp = await client.post(prep.path, body=prep.body, cast_to=httpx2.Response,
-                                     options={"headers": {"X-Client-Request-Id": prep.key}})
+            resp = await lanes[lane].post(prep.path, body=prep.body, cast_to=httpx2.Response,
+                                          options={"headers": {"X-Client-Request-Id": prep.key}})
             self.limiter.observe(resp.headers)
             text = resp.text
             return text, decode_response(text)
@@ -108,6 +120,8 @@ class OnlineTransport:
             if verdict.action == REJECT:
                 raise RequestRejected(verdict) from None
             raise Retryable(verdict, headers.get("x-request-id") if headers else None) from None
+        finally:
+            load[lane] -= 1
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
@@ -123,6 +137,6 @@ class OnlineTransport:
                     self.settings.max_retries, wait)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        lanes, self._lanes = self._lanes, []
+        for client in lanes:
+            await client.close()
