@@ -102,6 +102,10 @@ class Runner:
             done = self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced
             outcome[st.id] = "would skip" if done else "would run"
             say(f"[{st.id}] {st.op.name}: {outcome[st.id]}")
+        if any(st.op.uses_llm for st in plan):
+            from pipeline.llm.dryrun import render_llm_stages
+
+            render_llm_stages(self, plan, forced)
         return outcome
 
     def check_inputs_ready(self, st: Stage) -> None:
