@@ -49,6 +49,8 @@ class BatchBook:
     def __init__(self, server: Any):
         self.server = server
         self.script = BatchScript()
+        self.scripts: list[BatchScript] = []   # per created batch, in order (the last repeats)
+        self.script_of: dict[str, BatchScript] = {}
         self.files: dict[str, FakeFile] = {}
         self.batches: dict[str, dict] = {}
         self.polls: dict[str, int] = {}
@@ -112,14 +114,16 @@ class BatchBook:
             with self._lock:
                 self.created += 1
                 bid = f"batch_{len(self.batches) + 1:04d}"
+                script = self.scripts[min(self.created, len(self.scripts)) - 1] if self.scripts else self.script
+                self.script_of[bid] = script
                 self.batches[bid] = {
                     "id": bid, "object": "batch", "endpoint": req["endpoint"], "errors": None,
                     "input_file_id": req["input_file_id"], "completion_window": req["completion_window"],
-                    "status": self.script.states[0], "output_file_id": None, "error_file_id": None,
+                    "status": script.states[0], "output_file_id": None, "error_file_id": None,
                     "created_at": int(time.time()), "metadata": req.get("metadata") or {},
                     "request_counts": {"total": 0, "completed": 0, "failed": 0}}
                 self.polls[bid] = 0
-            return FakeReply(200, dict(self.batches[bid]), delay=self.script.create_delay)
+            return FakeReply(200, dict(self.batches[bid]), delay=script.create_delay)
         if method == "GET" and not rest:
             return FakeReply(200, self._list(query))
         batch = self.batches[rest[0]]
@@ -150,7 +154,7 @@ class BatchBook:
             self._finish(batch, "cancelled")
             return
         self.polls[batch["id"]] += 1
-        states = self.script.states
+        states = self.script_of[batch["id"]].states
         nxt = states[min(self.polls[batch["id"]], len(states) - 1)]
         if nxt in TERMINAL:
             self._finish(batch, nxt)
@@ -158,14 +162,14 @@ class BatchBook:
             batch["status"] = nxt
 
     def _finish(self, batch: dict, status: str) -> None:
+        script = self.script_of[batch["id"]]
         batch["status"] = status
         batch[f"{status}_at"] = int(time.time())
         if status == "failed":
-            batch["errors"] = {"object": "list", "data": self.script.validation_errors}
+            batch["errors"] = {"object": "list", "data": script.validation_errors}
             return
         lines = self.files[batch["input_file_id"]].data.decode().splitlines()
-        answered = len(lines) if status == "completed" or self.script.answered is None \
-            else self.script.answered
+        answered = len(lines) if status == "completed" or script.answered is None else script.answered
         out, err = [], []
         for n, line in enumerate(lines):
             req = json.loads(line)
@@ -179,8 +183,8 @@ class BatchBook:
                      "response": {"status_code": reply.status, "request_id": f"req_{n}",
                                   "body": reply.body}}
             (out if reply.status == 200 else err).append(json.dumps(entry))
-        if self.script.mangle:
-            out, err = self.script.mangle(out, err)
+        if script.mangle:
+            out, err = script.mangle(out, err)
         batch["output_file_id"] = self.add_file(out, "batch_output")
         batch["error_file_id"] = self.add_file(err, "batch_output")
         batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(err)}

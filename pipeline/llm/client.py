@@ -89,6 +89,10 @@ class StageClient:
         if self.stopping:
             raise RequestFailed("stopped", "not sent: the run is stopping")
         if not self.transport.bounded:
+            reason = self.account.over_budget()
+            if reason:
+                self.counters["not_sent"] += 1
+                raise RequestFailed("budget", reason)
             return await self.transport.send_prepared(prep)
         async with self.sem:
             reason = "the run is stopping" if self.stopping else self.account.over_budget()

@@ -181,7 +181,7 @@ def test_a_second_run_on_the_same_folder_is_refused(tmp_path, llm_env):
     with pytest.raises(LockError, match=rf"locked by pid {proc.pid}"):
         run_recipe(recipe, out)
     proc.kill()
-    proc.wait()
+    proc.communicate()
 
 
 def test_a_failed_write_aborts_naming_the_path_and_resume_loses_nothing(tmp_path, llm_env):
