@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -101,3 +102,28 @@ def test_max_cost_counts_the_run_folder_spend_across_attempts(tmp_path, llm_env)
         run_recipe(recipe, out)
     assert sum(llm_env.hits.values()) == paid, "the same budget sends nothing more"
     assert stats(out)["cached"] == paid and stats(out)["requests"] == 0
+
+
+def test_status_reports_requests_cache_hits_tokens_and_cost(tmp_path, llm_env, run_cli):
+    recipe = write_recipe(tmp_path, llm_env.base_url, llm={"price_in": 1.0, "price_out": 2.0})
+    out = tmp_path / "run"
+    run_recipe(recipe, out)
+    run_recipe(recipe, out, force=("respond",))
+    proc = run_cli("status", str(out), "--json")
+    row = next(r for r in json.loads(proc.stdout) if r["id"] == "respond")
+    s = stats(out)
+    assert row["requests"] == 0 and row["cached"] == 60 and row["tokens_in"] == s["tokens_in"] > 0
+    assert row["cost_usd"] == round((s["tokens_in"] * 1.0 + s["tokens_out"] * 2.0) / 1e6, 6) > 0
+
+
+def test_completion_style_requests_use_the_completions_endpoint(tmp_path, fake_openai):
+    from collections import Counter
+
+    from pipeline.llm.client import StageClient
+
+    llm = StageClient("t", LLMSettings(model="m", max_tokens=5), fake_openai.base_url, tmp_path, Counter())
+    [reply] = list(llm.run([Request.completion("Once upon a time")]))
+    llm.close()
+    assert reply.text == "answer: Once upon a time" and reply.complete
+    assert fake_openai.paths["POST /completions"] == 1
+    assert fake_openai.calls[0].body == {"model": "m", "max_tokens": 5, "prompt": "Once upon a time"}
