@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
+from collections import Counter, deque
 from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Iterator
@@ -33,6 +33,30 @@ Task = Callable[[AsyncAsk], Awaitable[Any]]
 
 async def _single(request: Request, ask: AsyncAsk) -> Reply:
     return await ask(request)
+
+
+class Finished:
+    """Tasks in the order they finish: one callback per task, not one per task per wait."""
+
+    def __init__(self):
+        self.queue: deque[asyncio.Task] = deque()
+        self.event: asyncio.Event | None = None
+
+    def put(self, task: asyncio.Task) -> None:
+        self.queue.append(task)
+        if self.event is not None:
+            self.event.set()
+
+    async def wait(self) -> None:
+        if not self.queue:
+            self.event = asyncio.Event()
+            await self.event.wait()
+            self.event = None
+
+    def drain(self) -> list[asyncio.Task]:
+        out = list(self.queue)
+        self.queue.clear()
+        return out
 
 
 class StageClient:
@@ -133,6 +157,7 @@ class StageClient:
         loop, source = self.loop, iter(tasks)
         limit = self.transport.task_limit(self.settings.concurrency)
         pending: set[asyncio.Task] = set()
+        finished = Finished()
         exhausted = False
         try:
             while True:
@@ -142,15 +167,19 @@ class StageClient:
                         exhausted = True
                         break
                     self.live += 1
-                    pending.add(loop.create_task(self._guard(fn)))
+                    task = loop.create_task(self._guard(fn))
+                    task.add_done_callback(finished.put)
+                    pending.add(task)
                 if not pending:
                     break
-                done, pending = loop.run_until_complete(
-                    asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED))
+                loop.run_until_complete(finished.wait())
+                done = finished.drain()
+                pending.difference_update(done)
                 fatal = next((t.exception() for t in done if t.exception() is not None), None)
                 if fatal is not None:
-                    done |= self._settle(pending)
-                    pending -= done
+                    self._settle(pending)
+                    done += finished.drain()
+                    pending.difference_update(done)
                 for task in done:
                     if task.exception() is None:
                         ok, value = task.result()
@@ -173,14 +202,12 @@ class StageClient:
             self.live -= 1
             self.transport.poke()
 
-    def _settle(self, pending: set[asyncio.Task]) -> set[asyncio.Task]:
-        """A fatal error: send nothing new; requests in flight get a moment to land (returned)."""
+    def _settle(self, pending: set[asyncio.Task]) -> None:
+        """A fatal error: send nothing new; requests in flight get a moment to land."""
         self.stopping = True
-        if not pending:
-            return set()
-        grace = min(STOP_GRACE, self.settings.timeout)
-        done, _ = self.loop.run_until_complete(asyncio.wait(pending, timeout=grace))
-        return done
+        if pending:
+            grace = min(STOP_GRACE, self.settings.timeout)
+            self.loop.run_until_complete(asyncio.wait(pending, timeout=grace))
 
     def _cancel(self, pending: set[asyncio.Task]) -> None:
         if not pending or self.loop.is_closed():
