@@ -45,11 +45,17 @@ def to_reply(request: Request, obj: dict, *, cached: bool) -> Reply:
         text, refusal = message.get("content"), message.get("refusal")
     else:
         text, refusal = choice.get("text"), None
-    usage = obj.get("usage") or {}
+    usage = obj.get("usage")
     return Reply(request, text if isinstance(text, str) else None, choice.get("finish_reason"),
                  refusal if isinstance(refusal, str) and refusal else None,
-                 tokens_in=int(usage.get("prompt_tokens") or 0),
-                 tokens_out=int(usage.get("completion_tokens") or 0), cached=cached, raw=obj)
+                 tokens_in=_count(usage, "prompt_tokens"), tokens_out=_count(usage, "completion_tokens"),
+                 cached=cached, raw=obj)
+
+
+def _count(usage: object, name: str) -> int:
+    """A token count from `usage` (0 when missing or not a number: some servers omit it)."""
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def error_reply(request: Request, message: str) -> Reply:

@@ -1,6 +1,7 @@
 """What to do with a failed HTTP attempt: retry (and after how long), reject the request, or stop.
 
-Retried: 408, 409, 429, 5xx, timeouts, connection errors, malformed 2xx bodies. Stop the run:
+Retried: 408, 409, 429, 5xx, timeouts, connection errors, malformed 2xx bodies (unless the
+server says `x-should-retry: false`: then the request is left for the next run). Stop the run:
 401, 403, 404 and `insufficient_quota`. Any other 4xx rejects that one request. The wait
 honours `retry-after-ms` / `retry-after` (capped at `max_wait`), else backs off exponentially
 with jitter; an `x-should-retry` header from the server wins over the status code.
@@ -18,7 +19,7 @@ import openai
 from pipeline.llm.replies import MalformedResponse
 from pipeline.llm.secrets import redact
 
-RETRY, REJECT, FATAL = "retry", "reject", "fatal"
+RETRY, REJECT, FATAL, GIVEUP = "retry", "reject", "fatal", "giveup"
 RETRY_STATUS = {408, 409, 429}
 FATAL_STATUS = {401, 403, 404}
 BASE_DELAY, MAX_BACKOFF = 0.5, 30.0
@@ -80,7 +81,9 @@ def classify(exc: BaseException) -> Verdict:
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
     if status in FATAL_STATUS:
         return Verdict(FATAL, {401: "auth", 403: "auth", 404: "not_found"}[status], message)
-    if should != "false" and (status in RETRY_STATUS or status >= 500):
+    if status in RETRY_STATUS or status >= 500:
+        if should == "false":  # transient, but the server asks not to retry now: left for the next run
+            return Verdict(GIVEUP, _retry_code(status), message)
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
     return Verdict(REJECT, code or f"http_{status}", message)
 

@@ -21,7 +21,8 @@ from pipeline.errors import LLMError
 from pipeline.llm.canonical import Prepared
 from pipeline.llm.ratelimit import RateLimiter
 from pipeline.llm.replies import decode_response
-from pipeline.llm.retry import FATAL, REJECT, RequestFailed, RequestRejected, Retryable, backoff, classify
+from pipeline.llm.retry import (FATAL, GIVEUP, REJECT, RequestFailed, RequestRejected, Retryable, backoff,
+                                classify)
 from pipeline.llm.secrets import api_key, install_log_filter, public_url
 from pipeline.llm.settings import LLMSettings
 
@@ -119,6 +120,8 @@ class OnlineTransport:
                                              self.base_url)) from None
             if verdict.action == REJECT:
                 raise RequestRejected(verdict) from None
+            if verdict.action == GIVEUP:
+                raise RequestFailed(verdict.code, verdict.message) from None
             raise Retryable(verdict, headers.get("x-request-id") if headers else None) from None
         finally:
             load[lane] -= 1

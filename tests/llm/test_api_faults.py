@@ -16,7 +16,7 @@ from pipeline.llm.retry import retry_after
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import Request
 from tests.conftest import cli
-from tests.fake_openai import error, hang, ok, per_attempt, reset
+from tests.fake_openai import error, hang, ok, per_attempt, raw, reset
 from tests.llm.conftest import CANARY_KEY, check_ledger, read_lines, run_recipe, stats, write_recipe
 
 
@@ -199,3 +199,22 @@ def test_rate_limit_headers_tighten_and_never_raise():
                                               ({}, None)])
 def test_retry_after_header_forms(headers, seconds):
     assert retry_after(headers) == seconds
+
+
+def test_malformed_2xx_bodies_are_retried(tmp_path, fake_openai):
+    fake_openai.reply_fn = per_attempt(raw(200, b"<html>proxy error</html>"), raw(200, b'{"choices": []}'),
+                                       ok("parsed"))
+    clock = FakeClock()
+    llm = client(tmp_path, fake_openai, clock)
+    assert [r.text for r in llm.run(asks(3))] == ["parsed"] * 3
+    llm.close()
+    assert set(fake_openai.hits.values()) == {3} and llm.counters["retries_malformed_response"] == 6
+
+
+def test_the_servers_x_should_retry_header_wins(tmp_path, fake_openai):
+    fake_openai.reply_fn = per_attempt(error(500, "do not retry", headers={"x-should-retry": "false"}), ok())
+    llm = client(tmp_path, fake_openai, FakeClock())
+    with pytest.raises(LLMError, match="1 requests got no answer"):
+        list(llm.run(asks(1)))
+    llm.close()
+    assert list(fake_openai.hits.values()) == [1]
