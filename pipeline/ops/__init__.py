@@ -7,9 +7,10 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, mix, rouge_novelty
+    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, mix, respond, rouge_novelty
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, export.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, respond.SPEC,
+             export.SPEC]
     return {spec.name: spec for spec in specs}
 
 
