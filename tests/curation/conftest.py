@@ -13,8 +13,14 @@ from pipeline.runner import Runner
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "curation"
 
 
-def ingest(sid: str, file: str | Path, source: str = "alpaca", **params) -> dict:
+def ingest_stage(sid: str, file: str | Path, source: str = "alpaca", **params) -> dict:
     return {"id": sid, "op": "ingest", "source": source, "path": str(FIX / file), **params}
+
+
+@pytest.fixture
+def ingest():
+    """ingest(stage_id, fixture_file, source="alpaca", **params) -> an ingest stage of a fixture."""
+    return ingest_stage
 
 
 class RunResult:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import ingest
 
 
-def test_keep_first_across_inputs_rejects_the_later_copies(run_stages):
+def test_keep_first_across_inputs_rejects_the_later_copies(run_stages, ingest):
     # AlpaGasus' random 9k is a sample of Alpaca: 50 of the 60 sliced records are in the Alpaca slice
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    ingest("alpagasus", "alpagasus_slice.json", label="alpagasus"),
@@ -19,7 +18,7 @@ def test_keep_first_across_inputs_rejects_the_later_copies(run_stages):
     assert len(kept) == 294 and len({k["id"] for k in kept}) == 294
 
 
-def test_source_priority_keeps_the_preferred_source(run_stages):
+def test_source_priority_keeps_the_preferred_source(run_stages, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    ingest("alpagasus", "alpagasus_slice.json", label="alpagasus"),
                    {"id": "dedup", "op": "dedup_exact", "inputs": ["alpaca", "alpagasus"],
@@ -29,7 +28,7 @@ def test_source_priority_keeps_the_preferred_source(run_stages):
     assert sum(k["meta"]["source"] == "alpagasus" for k in r.records("dedup")) == 60
 
 
-def test_keep_longest_on_instruction(run_stages, rows, write_jsonl):
+def test_keep_longest_on_instruction(run_stages, rows, write_jsonl, ingest):
     # the same 40 Alpaca instructions again, with answers cut to their first sentence
     src = rows("alpaca_slice.json")[:40]
     short = [dict(x, output=x["output"].split(". ")[0]) for x in src]
@@ -45,7 +44,7 @@ def test_keep_longest_on_instruction(run_stages, rows, write_jsonl):
     assert sum(x["record"]["meta"]["source"] == "short" for x in r.rejected("dedup")) == 24
 
 
-def test_chinese_full_width_punctuation_is_normalised(run_stages, rows, write_jsonl):
+def test_chinese_full_width_punctuation_is_normalised(run_stages, rows, write_jsonl, ingest):
     src = rows("coig_ruozhiba.jsonl")
     half = str.maketrans("，？！：；（）", ",?!:;()")  # full-width forms: NFKC folds them
     variants = [dict(x, instruction=x["instruction"].translate(half), output=x["output"].translate(half))

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ingest
 from pipeline.dedup import minhash as mh
 from pipeline.dedup.text import plain_text, shingles
 from pipeline.ops import dedup_minhash as dm
@@ -28,7 +27,7 @@ def clusters(rejected: list[dict]) -> list[set]:
     return sorted(groups.values(), key=lambda g: (len(g), sorted(g)))
 
 
-def test_alpaca_near_duplicates(run_stages):
+def test_alpaca_near_duplicates(run_stages, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca"]})
     stats = r.stats("near")
@@ -72,7 +71,7 @@ def datasketch_clusters(records: list[Record], p: dm.DedupMinhashParams) -> list
 @pytest.mark.parametrize("params,n_clusters", [
     ({}, 7), ({"hashfunc": "sha1", "threshold": 0.5, "num_perm": 64}, 7),
     ({"on": "instruction", "ngram": 3, "threshold": 0.6}, 1)])
-def test_same_clusters_as_datasketch(run_stages, params, n_clusters):
+def test_same_clusters_as_datasketch(run_stages, params, n_clusters, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca"], **params})
     records = [Record(x["id"], x["messages"], x["meta"]) for x in r.records("alpaca")]
@@ -103,7 +102,7 @@ def edited(text: str, k: int) -> str:
     return (text[:mid] + "之" + text[mid + 1:]).replace("，", ",") if k % 2 else text[:mid] + text[mid + 1:]
 
 
-def test_chinese_character_shingles(run_stages, rows, write_jsonl):
+def test_chinese_character_shingles(run_stages, rows, write_jsonl, ingest):
     src = rows("coig_ruozhiba.jsonl")[:40]
     write_jsonl("edited.jsonl", [dict(x, output=edited(x["output"], k)) for k, x in enumerate(src)])
     stages = [ingest("coig", "coig_ruozhiba.jsonl"),
@@ -117,7 +116,7 @@ def test_chinese_character_shingles(run_stages, rows, write_jsonl):
     assert r.reasons("near") == {"near_duplicate": 9}
 
 
-def test_verify_drops_candidate_pairs_under_the_threshold(run_stages):
+def test_verify_drops_candidate_pairs_under_the_threshold(run_stages, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca"], "verify": True})
     stats = r.stats("near")
@@ -125,7 +124,7 @@ def test_verify_drops_candidate_pairs_under_the_threshold(run_stages):
     assert not list((r.root / "near").glob(".minhash-*")), "spill files are removed"
 
 
-def test_source_priority_across_inputs(run_stages):
+def test_source_priority_across_inputs(run_stages, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    ingest("alpagasus", "alpagasus_slice.json", label="alpagasus"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca", "alpagasus"],
@@ -164,7 +163,7 @@ def test_records_without_words_are_kept(run_stages, write_jsonl):
     assert r.stats("near")["records_out"] == 2 and r.stats("near")["no_shingles"] == 2
 
 
-def test_bad_parameters_are_config_errors(run_stages):
+def test_bad_parameters_are_config_errors(run_stages, ingest):
     from pipeline.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"stages\[1\]\.threshold"):
