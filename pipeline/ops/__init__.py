@@ -8,10 +8,10 @@ from pipeline.ops.base import OpSpec
 
 def _table() -> dict[str, OpSpec]:
     from pipeline.ops import (decontaminate, dedup_exact, dedup_minhash, dedup_semantic, export,
-                              filter as filter_op, ingest, mix, select)
+                              filter as filter_op, ifd, ingest, mix, select)
 
     specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC, filter_op.SPEC,
-             decontaminate.SPEC, select.SPEC, export.SPEC]
+             decontaminate.SPEC, select.SPEC, ifd.SPEC, export.SPEC]
     return {spec.name: spec for spec in specs}
 
 
