@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from array import array
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -28,6 +30,7 @@ from pydantic import Field
 from pipeline.dedup import minhash as mh
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key, representatives
 from pipeline.dedup.text import On, Shingle, plain_text, shingles
+from pipeline.errors import ConfigError
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
 
@@ -92,15 +95,21 @@ def hashed(texts: Iterator[list[str]], p: DedupMinhashParams, workers: int) -> I
         for batch in texts:
             yield hash_batch(batch, p)
         return
-    # spawn, not fork: the runner's progress display runs a thread
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        window: deque = deque()
-        for batch in texts:
-            window.append(pool.submit(hash_batch, batch, p))
-            if len(window) >= 2 * workers:
+    # fork is cheap but unsafe beside other threads (a live progress bar): spawn then
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    try:
+        with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
+            window: deque = deque()
+            for batch in texts:
+                window.append(pool.submit(hash_batch, batch, p))
+                if len(window) >= 2 * workers:
+                    yield window.popleft().result()
+            while window:
                 yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+    except BrokenProcessPool:
+        raise ConfigError("dedup_minhash: its worker processes died (with spawn, a script must guard its "
+                          "entry point with `if __name__ == '__main__'`); set workers: 1 to hash in-process"
+                          ) from None
 
 
 def build_index(inputs: list[StageInput], p: DedupMinhashParams, tmp: Path) -> Index:
