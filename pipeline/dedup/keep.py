@@ -16,7 +16,7 @@ Keep = Literal["first", "longest", "source_priority"]
 class KeepParams(Params):
     """Keep policy shared by the dedup ops (ties go to the earliest record)."""
 
-    keep: Keep = "first"
+    keep: Keep = Field("first", description="record kept of a group: first, longest, source_priority")
     priority: list[str] = Field(default_factory=list, description="meta.source values, best first")
 
     @model_validator(mode="after")

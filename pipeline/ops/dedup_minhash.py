@@ -7,7 +7,8 @@ band file is then sorted on its own to find records sharing a band (candidate pa
 shingle hashes in a spill file) and drops pairs under the threshold. Connected components
 are the clusters; the keep policy picks one record per cluster and the others are rejected
 as `near_duplicate` with `duplicate_of` naming the kept record. Records with no shingles
-(no words) are never duplicates here.
+(no words) are never duplicates here. Shingling and hashing run in `workers` processes for
+inputs of 20,000 records or more; the result does not depend on them.
 """
 
 from __future__ import annotations

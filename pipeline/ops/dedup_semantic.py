@@ -93,11 +93,12 @@ def greedy(vecs: np.ndarray, keys: np.ndarray, threshold: float) -> tuple[np.nda
             if best[j] >= threshold:
                 dup_of[i], sim[i] = kept.idx[arg[j]], best[j]
                 continue
-            near = [k for k in fresh if inner[j, k] >= threshold]
-            if near:
-                k = max(near, key=lambda k: inner[j, k])
-                dup_of[i], sim[i] = ids[k], inner[j, k]
-                continue
+            if fresh:
+                row = inner[j, fresh]
+                k = int(row.argmax())
+                if row[k] >= threshold:
+                    dup_of[i], sim[i] = ids[fresh[k]], row[k]
+                    continue
             fresh.append(j)
         for j in fresh:
             kept.add(int(ids[j]), block[j])

@@ -43,16 +43,16 @@ class FilterParams(Params):
     boilerplate: bool = Field(False, description='reject answers with "as an AI language model" boilerplate')
     boilerplate_patterns: list[str] = Field(default_factory=list, description="extra regexes")
     banned_keywords: list[str] = Field(default_factory=list, description="words that reject a record")
-    banned_in: Literal["instruction", "response", "all"] = "all"
+    banned_in: Literal["instruction", "response", "all"] = Field("all", description="turns checked for them")
     repetition_ngram: int = Field(3, ge=1, description="n of the repeated n-gram rule")
     max_ngram_repetition: float | None = Field(None, ge=0, le=1, description="most share of repeated n-grams")
     max_line_repetition: float | None = Field(None, ge=0, le=1, description="most share of repeated lines")
     truncated: bool = Field(False, description="reject answers that look cut off")
     lang: list[str] | None = Field(None, description="accepted meta.lang codes (primary subtag compared)")
     lang_missing: Literal["reject", "keep"] = Field("reject", description="records without meta.lang")
-    urls: Literal["keep", "reject", "redact"] = "keep"
-    pii: Literal["keep", "reject", "redact"] = "keep"
-    pii_kinds: list[piimod.Kind] = Field(default_factory=lambda: list(piimod.KINDS))
+    urls: Literal["keep", "reject", "redact"] = Field("keep", description="URLs in any turn; redact: [URL]")
+    pii: Literal["keep", "reject", "redact"] = Field("keep", description="personal data; redact: [EMAIL]...")
+    pii_kinds: list[piimod.Kind] = Field(default_factory=lambda: list(piimod.KINDS), description="email, ip, phone")
 
     @field_validator("lang", mode="before")
     @classmethod

@@ -67,7 +67,8 @@ class RougeL:
         q = self.seqs[i]
         if not self.chosen or not q:
             return 0.0, -1
-        lcs = cdist([q], [self.seqs[c] for c in self.chosen], scorer=LCSseq.similarity)[0]
+        lcs = cdist([q], [self.seqs[c] for c in self.chosen], scorer=LCSseq.similarity,
+                     workers=-1 if len(self.chosen) > 1000 else 1)[0]
         lens = np.array([len(self.seqs[c]) for c in self.chosen])
         f1 = 2 * lcs / (len(q) + lens)
         k = int(f1.argmax())
@@ -90,9 +91,11 @@ class Cosine:
 
     def most_similar(self, j: int, i: int) -> tuple[float, int]:
         sim, who = (float(self.best[j]), self.kept.idx[self.arg[j]]) if self.base else (-1.0, -1)
-        for k, rec in self.fresh:
-            if self.inner[j, k] > sim:
-                sim, who = float(self.inner[j, k]), rec
+        if self.fresh:
+            row = self.inner[j, [k for k, _ in self.fresh]]
+            k = int(row.argmax())
+            if row[k] > sim:
+                sim, who = float(row[k]), self.fresh[k][1]
         return sim, who
 
     def add(self, j: int, i: int) -> None:
