@@ -14,7 +14,6 @@ inputs of 20,000 records or more; the result does not depend on them.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from array import array
 from collections import deque
@@ -30,6 +29,7 @@ from pydantic import Field
 
 from pipeline.dedup import minhash as mh
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key, representatives
+from pipeline.dedup.scratch import scratch
 from pipeline.dedup.text import On, Shingle, plain_text, shingles
 from pipeline.errors import ConfigError
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -182,8 +182,8 @@ def clusters(ctx: StageContext, index: Index, p: DedupMinhashParams) -> tuple[np
 def run(ctx: StageContext, inputs: list[StageInput], p: DedupMinhashParams) -> Iterator[Item]:
     bands, rows = mh.lsh_params(p.threshold, p.num_perm)
     ctx.count(f"lsh_bands_{bands}_rows_{rows}")
-    with tempfile.TemporaryDirectory(prefix=".minhash-", dir=ctx.stage_dir) as tmp:
-        index = build_index(inputs, p, Path(tmp))
+    with scratch(ctx.stage_dir, "minhash") as tmp:
+        index = build_index(inputs, p, tmp)
         rep, sizes = clusters(ctx, index, p)
     needed = np.zeros(index.n, dtype=bool)
     needed[rep[rep != np.arange(index.n)]] = True

@@ -9,7 +9,6 @@ kept embeddings stay in memory, compared a block at a time. Embedders: see `pipe
 
 from __future__ import annotations
 
-import tempfile
 from array import array
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key
+from pipeline.dedup.scratch import scratch
 from pipeline.dedup.text import On, plain_text
 from pipeline.embed import EmbedParams, embedder_for
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -106,8 +106,8 @@ def greedy(vecs: np.ndarray, keys: np.ndarray, threshold: float) -> tuple[np.nda
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: DedupSemanticParams) -> Iterator[Item]:
-    with tempfile.TemporaryDirectory(prefix=".semantic-", dir=ctx.stage_dir) as tmp:
-        vecs, keys = embed_all(inputs, p, Path(tmp) / "embeddings.f32", ctx.recipe_dir,
+    with scratch(ctx.stage_dir, "semantic") as tmp:
+        vecs, keys = embed_all(inputs, p, tmp / "embeddings.f32", ctx.recipe_dir,
                                key=lambda rec: rank_key(rec, p))
         dup_of, sim = greedy(vecs, keys, p.threshold)
         del vecs

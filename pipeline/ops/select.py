@@ -13,8 +13,6 @@ records come out in input order with `meta.select = {score, rank}`.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Iterator, Literal
 
 import numpy as np
@@ -22,8 +20,9 @@ from pydantic import Field, field_validator
 from rapidfuzz.distance import LCSseq
 from rapidfuzz.process import cdist
 
+from pipeline.dedup.scratch import scratch
 from pipeline.dedup.text import On, plain_text, tokens
-from pipeline.embed import EmbedParams, embedder_for
+from pipeline.embed import EmbedParams
 from pipeline.expr import ExprError, ScoreExpr
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
@@ -162,10 +161,10 @@ def choose(order: np.ndarray, sources: list, sim, p: SelectParams) -> dict[int, 
 def run(ctx: StageContext, inputs: list[StageInput], p: SelectParams) -> Iterator[Item]:
     scores, why, sources, ids = scores_and_sources(inputs, p)
     order = ranking(scores, p)
-    with tempfile.TemporaryDirectory(prefix=".select-", dir=ctx.stage_dir) as tmp:
+    with scratch(ctx.stage_dir, "select") as tmp:
         sim = None
         if p.diversity and p.embedder:
-            sim = Cosine(embed_all(inputs, p, Path(tmp) / "embeddings.f32", ctx.recipe_dir)[0])
+            sim = Cosine(embed_all(inputs, p, tmp / "embeddings.f32", ctx.recipe_dir)[0])
         elif p.diversity:
             sim = RougeL([plain_text(rec, p.on) for rec in all_records(inputs)])
         verdicts = choose(order, sources, sim, p)

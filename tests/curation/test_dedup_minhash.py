@@ -116,12 +116,14 @@ def test_chinese_character_shingles(run_stages, rows, write_jsonl, ingest):
     assert r.reasons("near") == {"near_duplicate": 9}
 
 
-def test_verify_drops_candidate_pairs_under_the_threshold(run_stages, ingest):
+def test_verify_drops_candidate_pairs_under_the_threshold(run_stages, ingest, tmp_path):
+    stale = tmp_path / "run" / "near" / ".minhash-killed"  # left by an attempt that was killed
+    stale.mkdir(parents=True)
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca"], "verify": True})
     stats = r.stats("near")
     assert stats["rejected"] == 7 and stats["false_positive_pairs"] == 7
-    assert not list((r.root / "near").glob(".minhash-*")), "spill files are removed"
+    assert not list((r.root / "near").glob(".minhash-*")), "spill files (and stale ones) are removed"
 
 
 def test_source_priority_across_inputs(run_stages, ingest):
