@@ -96,7 +96,7 @@ def datasketch_pass(inp: StageInput, p) -> tuple[float, set[frozenset]]:
     with lsh.insertion_session() as session:
         for i, rec in enumerate(inp):
             ids.append(rec.id)
-            sh = shingles(plain_text(rec, p.on), p.ngram, p.shingle)
+            sh = shingles(plain_text(rec, p.field), p.ngram, p.shingle)
             if not sh:
                 continue
             m = MinHash(num_perm=p.num_perm, seed=p.seed, hashfunc=hf, permutations=perm, scheme="affine32")
@@ -144,14 +144,14 @@ def alpaca_section(path: Path, work: Path, repeat: int) -> None:
     data = work / "alpaca.jsonl"
     inp = StageInput("alpaca", data, write_records(records, data))
     print(f"## Alpaca ({inp.count:,} records from {path.name})\n")
-    for on in ("conversation", "instruction"):
-        secs, kept, rej, _ = run_op(dedup_exact.SPEC, {"on": on}, inp, work)
-        print(f"dedup_exact on={on}: {len(rej)} exact duplicates, {kept:,} kept, {secs:.2f} s")
+    for field in ("conversation", "instruction"):
+        secs, kept, rej, _ = run_op(dedup_exact.SPEC, {"field": field}, inp, work)
+        print(f"dedup_exact field={field}: {len(rej)} exact duplicates, {kept:,} kept, {secs:.2f} s")
     p = dedup_minhash.SPEC.params()
     op_secs, kept, rej, counters = run_op(dedup_minhash.SPEC, {}, inp, work)
     ours = clusters_from_rejects(rej)
     bands = next(k for k in counters if k.startswith("lsh_bands_"))
-    print(f"\ndedup_minhash defaults (on={p.on}, {p.shingle} {p.ngram}-gram shingles, num_perm={p.num_perm}, "
+    print(f"\ndedup_minhash defaults (field={p.field}, {p.shingle} {p.ngram}-gram shingles, num_perm={p.num_perm}, "
           f"threshold={p.threshold}, {bands}, hash {p.hashfunc}):")
     print(f"  {len(rej)} near-duplicates removed in {len(ours)} clusters, {kept:,} kept; "
           f"whole op (both passes, output written) {op_secs:.2f} s")

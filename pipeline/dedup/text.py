@@ -12,7 +12,7 @@ from typing import Literal
 
 from pipeline.record import Record
 
-On = Literal["conversation", "instruction", "user", "response"]
+TextField = Literal["conversation", "instruction", "user", "response"]
 Shingle = Literal["auto", "word", "char"]
 
 _WS = re.compile(r"\s+")
@@ -21,22 +21,22 @@ _AUTO_TOKEN = re.compile(rf"[{CJK_CLASS}]|[^\W{CJK_CLASS}]+")
 _WORD_TOKEN = re.compile(r"\w+")
 
 
-def key_text(rec: Record, on: str) -> str:
+def key_text(rec: Record, field: str) -> str:
     """The part of a record compared: whole conversation, first instruction, user turns, or answers."""
-    if on == "instruction":
+    if field == "instruction":
         return rec.instruction
-    if on == "user":
+    if field == "user":
         return "\x1e".join(rec.turns("user"))
-    if on == "response":
+    if field == "response":
         return "\x1e".join(rec.turns("assistant"))
     return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in rec.messages)
 
 
-def plain_text(rec: Record, on: str) -> str:
+def plain_text(rec: Record, field: str) -> str:
     """Like `key_text` but without role markers (what shingling and embedding read)."""
-    if on == "conversation":
+    if field == "conversation":
         return "\n".join(m["content"] for m in rec.messages)
-    return key_text(rec, on).replace("\x1e", "\n")
+    return key_text(rec, field).replace("\x1e", "\n")
 
 
 def normalise(text: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 import xxhash
 from pydantic import Field, model_validator
 
-from pipeline.dedup.text import On, plain_text, tokens
+from pipeline.dedup.text import TextField, plain_text, tokens
 from pipeline.errors import ConfigError, InputError
 from pipeline.jsonl import iter_json_rows, sniff_json_kind
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
@@ -34,7 +34,7 @@ class DecontaminateParams(Params):
     benchmark: str | None = Field(None, description="benchmark file, or folder of files (one benchmark each)")
     reference_inputs: list[str] = Field(default_factory=list, description="input stages holding benchmark records")
     ngram: int = Field(13, ge=3, le=64, description="tokens per shared n-gram")
-    on: On = Field("conversation", description="text of a record checked")
+    field: TextField = Field("conversation", description="text of a record checked")
 
     @model_validator(mode="after")
     def _some_benchmark(self) -> "DecontaminateParams":
@@ -137,7 +137,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DecontaminateParams) -> 
         if inp in refs:
             continue
         for rec in inp:
-            match = index.first_match(ngrams(plain_text(rec, p.on), p.ngram))
+            match = index.first_match(ngrams(plain_text(rec, p.field), p.ngram))
             if match is None:
                 yield rec
                 continue

@@ -13,18 +13,18 @@ import hashlib
 from typing import Iterator
 
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key
-from pipeline.dedup.text import On, key_text, normalise
+from pipeline.dedup.text import TextField, key_text, normalise
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.record import Record
 
 
 class DedupExactParams(KeepParams):
-    on: On = "conversation"
+    field: TextField = "conversation"
     normalize: bool = True
 
 
 def digest(rec: Record, p: DedupExactParams) -> bytes:
-    text = key_text(rec, p.on)
+    text = key_text(rec, p.field)
     if p.normalize:
         text = normalise(text)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).digest()
@@ -41,7 +41,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupExactParams) -> Ite
         for rec in all_records(inputs):
             d = digest(rec, p)
             if d in seen:
-                yield duplicate(rec, seen[d], "duplicate", f"same {p.on} as {seen[d]}")
+                yield duplicate(rec, seen[d], "duplicate", f"same {p.field} as {seen[d]}")
             else:
                 seen[d] = rec.id
                 yield rec
@@ -57,7 +57,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupExactParams) -> Ite
         if s[1] == idx:
             yield rec
         else:
-            yield duplicate(rec, winner, "duplicate", f"same {p.on} as {winner} (keep {p.keep})")
+            yield duplicate(rec, winner, "duplicate", f"same {p.field} as {winner} (keep {p.keep})")
 
 
 SPEC = OpSpec(

@@ -30,7 +30,7 @@ from pydantic import Field
 from pipeline.dedup import minhash as mh
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key, representatives
 from pipeline.dedup.scratch import scratch
-from pipeline.dedup.text import On, Shingle, plain_text, shingles
+from pipeline.dedup.text import Shingle, TextField, plain_text, shingles
 from pipeline.errors import ConfigError
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
@@ -40,7 +40,7 @@ PARALLEL_MIN = 20_000  # fewer records than this are hashed in-process: starting
 
 
 class DedupMinhashParams(KeepParams):
-    on: On = Field("conversation", description="text compared: conversation, instruction, user or response")
+    field: TextField = Field("conversation", description="text compared: conversation, instruction, user or response")
     shingle: Shingle = Field("auto", description="auto: words, and single characters for CJK; word; char")
     ngram: int = Field(5, ge=1, le=64, description="tokens per shingle")
     num_perm: int = Field(128, ge=2, le=1024, description="MinHash permutations")
@@ -122,7 +122,7 @@ def build_index(inputs: list[StageInput], p: DedupMinhashParams, tmp: Path) -> I
     def texts() -> Iterator[list[str]]:
         batch: list[str] = []
         for rec in all_records(inputs):
-            batch.append(plain_text(rec, p.on))
+            batch.append(plain_text(rec, p.field))
             keys.append(rank_key(rec, p))
             if len(batch) >= BATCH:
                 yield batch

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from pipeline.dedup.keep import KeepParams, duplicate, rank_key
 from pipeline.dedup.scratch import scratch
-from pipeline.dedup.text import On, plain_text
+from pipeline.dedup.text import TextField, plain_text
 from pipeline.embed import EmbedParams, embedder_for
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
@@ -28,7 +28,7 @@ BLOCK = 1024
 
 
 class DedupSemanticParams(KeepParams, EmbedParams):
-    on: On = Field("conversation", description="text embedded: conversation, instruction, user or response")
+    field: TextField = Field("conversation", description="text embedded: conversation, instruction, user or response")
     threshold: float = Field(0.95, gt=0.0, le=1.0, description="cosine similarity of semantic duplicates")
 
 
@@ -56,7 +56,7 @@ class KeptSet:
 
 def embed_all(inputs: list[StageInput], p: EmbedParams, path: Path, base: Path | None = None,
               key: Callable[[Record], int] = lambda rec: 0) -> tuple[np.ndarray, np.ndarray]:
-    """Write every record's embedding (of its `p.on` text) to `path`; return (memmap, key of each)."""
+    """Write every record's embedding (of its `p.field` text) to `path`; return (memmap, key of each)."""
     emb = embedder_for(p, base)
     keys, batch, dim = array("q"), [], 0
     with open(path, "wb") as out:
@@ -66,7 +66,7 @@ def embed_all(inputs: list[StageInput], p: EmbedParams, path: Path, base: Path |
             batch.clear()
             return m.shape[1]
         for rec in all_records(inputs):
-            batch.append(plain_text(rec, p.on))
+            batch.append(plain_text(rec, p.field))
             keys.append(key(rec))
             if len(batch) >= BLOCK:
                 dim = flush()

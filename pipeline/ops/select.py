@@ -21,7 +21,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.process import cdist
 
 from pipeline.dedup.scratch import scratch
-from pipeline.dedup.text import On, plain_text, tokens
+from pipeline.dedup.text import TextField, plain_text, tokens
 from pipeline.embed import EmbedParams
 from pipeline.expr import ExprError, ScoreExpr
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -39,7 +39,7 @@ class SelectParams(EmbedParams):
     diversity: bool = Field(True, description="skip records too similar to one already selected")
     tau: float | None = Field(None, gt=0.0, le=1.0, description="similarity bar (0.9 cosine, 0.7 ROUGE-L)")
     embedder: str | None = Field(None, description="hashing, a model folder, package:NAME; none: ROUGE-L")
-    on: On = Field("conversation", description="text compared for diversity")
+    field: TextField = Field("conversation", description="text compared for diversity")
     quotas: dict[str, int] = Field(default_factory=dict, description="meta.source -> most records selected")
 
     @field_validator("score")
@@ -166,7 +166,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelectParams) -> Iterato
         if p.diversity and p.embedder:
             sim = Cosine(embed_all(inputs, p, tmp / "embeddings.f32", ctx.recipe_dir)[0])
         elif p.diversity:
-            sim = RougeL([plain_text(rec, p.on) for rec in all_records(inputs)])
+            sim = RougeL([plain_text(rec, p.field) for rec in all_records(inputs)])
         verdicts = choose(order, sources, sim, p)
         del sim
     for i, rec in enumerate(all_records(inputs)):

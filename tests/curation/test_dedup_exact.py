@@ -37,7 +37,7 @@ def test_keep_longest_on_instruction(run_stages, rows, write_jsonl, ingest):
     assert longer_in_second == 24
     r = run_stages({"id": "short", "op": "ingest", "source": "alpaca", "path": "short.jsonl", "label": "short"},
                    ingest("alpaca", "alpaca_slice.json"),
-                   {"id": "dedup", "op": "dedup_exact", "inputs": ["short", "alpaca"], "on": "instruction",
+                   {"id": "dedup", "op": "dedup_exact", "inputs": ["short", "alpaca"], "field": "instruction",
                     "keep": "longest"})
     assert r.reasons("dedup") == {"duplicate": 40}
     # where the cut answer is really shorter the Alpaca one wins; ties keep the first (the short input)

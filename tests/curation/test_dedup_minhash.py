@@ -49,7 +49,7 @@ def datasketch_clusters(records: list[Record], p: dm.DedupMinhashParams) -> list
     sketches = {}
     for rec in records:
         m = datasketch.MinHash(num_perm=p.num_perm, hashfunc=mh.hash_function(p.hashfunc))
-        m.update_batch(shingles(plain_text(rec, p.on), p.ngram, p.shingle))
+        m.update_batch(shingles(plain_text(rec, p.field), p.ngram, p.shingle))
         lsh.insert(rec.id, m)
         sketches[rec.id] = m
     parent = {i: i for i in sketches}
@@ -70,7 +70,7 @@ def datasketch_clusters(records: list[Record], p: dm.DedupMinhashParams) -> list
 
 @pytest.mark.parametrize("params,n_clusters", [
     ({}, 7), ({"hashfunc": "sha1", "threshold": 0.5, "num_perm": 64}, 7),
-    ({"on": "instruction", "ngram": 3, "threshold": 0.6}, 1)])
+    ({"field": "instruction", "ngram": 3, "threshold": 0.6}, 1)])
 def test_same_clusters_as_datasketch(run_stages, params, n_clusters, ingest):
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "near", "op": "dedup_minhash", "inputs": ["alpaca"], **params})
