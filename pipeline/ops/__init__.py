@@ -7,10 +7,12 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, mix, respond, rouge_novelty
+    from pipeline.ops import (decontaminate, dedup_exact, dedup_minhash, dedup_semantic, export,
+                              filter as filter_op, ifd, ingest, mix, respond, rouge_novelty, select)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, respond.SPEC,
-             export.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC,
+             rouge_novelty.SPEC, filter_op.SPEC, decontaminate.SPEC, select.SPEC, ifd.SPEC,
+             respond.SPEC, export.SPEC]
     return {spec.name: spec for spec in specs}
 
 

@@ -1,0 +1,1 @@
+"""Building blocks of the dedup ops: compared text and shingles, keep policy, MinHash LSH."""

@@ -1,0 +1,129 @@
+"""`dedup_semantic`: drop records whose embedding is too close (cosine) to a kept record.
+
+Embeddings of all records are written to a spill file in the stage folder (float32, one row
+per record), then records are visited in keep-policy order (first, longest, source
+priority): a record is kept unless its cosine similarity to an already kept record reaches
+`threshold`; otherwise it is rejected as `semantic_duplicate` naming that record. Only the
+kept embeddings stay in memory, compared a block at a time. Embedders: see `pipeline.embed`.
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from pydantic import Field
+
+from pipeline.dedup.keep import KeepParams, duplicate, rank_key
+from pipeline.dedup.scratch import scratch
+from pipeline.dedup.text import TextField, plain_text
+from pipeline.embed import EmbedParams, embedder_for
+from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
+from pipeline.ops.dedup_exact import all_records
+from pipeline.record import Record
+
+BLOCK = 1024
+
+
+class DedupSemanticParams(KeepParams, EmbedParams):
+    field: TextField = Field("conversation", description="text embedded: conversation, instruction, user or response")
+    threshold: float = Field(0.95, gt=0.0, le=1.0, description="cosine similarity of semantic duplicates")
+
+
+class KeptSet:
+    """Embeddings of kept records in a growing matrix, with their record indices."""
+
+    def __init__(self, dim: int):
+        self.m = np.zeros((1024, dim), dtype=np.float32)
+        self.idx: list[int] = []
+
+    def add(self, i: int, v: np.ndarray) -> None:
+        if len(self.idx) == len(self.m):
+            self.m = np.concatenate([self.m, np.zeros_like(self.m)])
+        self.m[len(self.idx)] = v
+        self.idx.append(i)
+
+    def best(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row: the highest similarity to a kept record, and which (position in idx)."""
+        if not self.idx:
+            return np.full(len(block), -np.inf), np.zeros(len(block), dtype=np.int64)
+        sims = block @ self.m[:len(self.idx)].T
+        arg = sims.argmax(axis=1)
+        return sims[np.arange(len(block)), arg], arg
+
+
+def embed_all(inputs: list[StageInput], p: EmbedParams, path: Path, base: Path | None = None,
+              key: Callable[[Record], int] = lambda rec: 0) -> tuple[np.ndarray, np.ndarray]:
+    """Write every record's embedding (of its `p.field` text) to `path`; return (memmap, key of each)."""
+    emb = embedder_for(p, base)
+    keys, batch, dim = array("q"), [], 0
+    with open(path, "wb") as out:
+        def flush() -> int:
+            m = emb.embed(batch)
+            out.write(np.ascontiguousarray(m, dtype=np.float32).tobytes())
+            batch.clear()
+            return m.shape[1]
+        for rec in all_records(inputs):
+            batch.append(plain_text(rec, p.field))
+            keys.append(key(rec))
+            if len(batch) >= BLOCK:
+                dim = flush()
+        if batch:
+            dim = flush()
+    n = len(keys)
+    vecs = np.memmap(path, dtype=np.float32, mode="r", shape=(n, dim)) if n else np.zeros((0, 1), np.float32)
+    return vecs, np.frombuffer(keys, np.int64)
+
+
+def greedy(vecs: np.ndarray, keys: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kept-record index each record duplicates, or -1; its similarity) in keep-policy order."""
+    n = len(keys)
+    order = np.lexsort((np.arange(n), keys))
+    dup_of, sim = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32)
+    kept = KeptSet(vecs.shape[1])
+    for start in range(0, n, BLOCK):
+        ids = order[start:start + BLOCK]
+        block = np.asarray(vecs[np.sort(ids)])[np.argsort(np.argsort(ids))]
+        best, arg = kept.best(block)
+        inner = block @ block.T
+        fresh: list[int] = []
+        for j, i in enumerate(ids.tolist()):
+            if best[j] >= threshold:
+                dup_of[i], sim[i] = kept.idx[arg[j]], best[j]
+                continue
+            if fresh:
+                row = inner[j, fresh]
+                k = int(row.argmax())
+                if row[k] >= threshold:
+                    dup_of[i], sim[i] = ids[fresh[k]], row[k]
+                    continue
+            fresh.append(j)
+        for j in fresh:
+            kept.add(int(ids[j]), block[j])
+    return dup_of, sim
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: DedupSemanticParams) -> Iterator[Item]:
+    with scratch(ctx.stage_dir, "semantic") as tmp:
+        vecs, keys = embed_all(inputs, p, tmp / "embeddings.f32", ctx.recipe_dir,
+                               key=lambda rec: rank_key(rec, p))
+        dup_of, sim = greedy(vecs, keys, p.threshold)
+        del vecs
+    needed = set(dup_of[dup_of >= 0].tolist())
+    ids = {i: rec.id for i, rec in enumerate(all_records(inputs)) if i in needed}
+    for i, rec in enumerate(all_records(inputs)):
+        d = int(dup_of[i])
+        if d < 0:
+            yield rec
+        else:
+            yield duplicate(rec, ids[d], "semantic_duplicate",
+                            f"cosine {sim[i]:.3f} >= {p.threshold} with {ids[d]} (keep {p.keep})",
+                            similarity=round(float(sim[i]), 4))
+
+
+SPEC = OpSpec(
+    name="dedup_semantic", fn=run, params=DedupSemanticParams, version=1, min_inputs=1,
+    doc="Remove semantic duplicates: cosine similarity of embeddings (hashing or a local model) >= threshold.",
+)

@@ -1,0 +1,123 @@
+"""`ifd`: Cherry-LLM instruction-following difficulty with a local causal LM (extra `ifd`).
+
+IFD(Q, A) = L(A | Q) / L(A): the mean cross-entropy of the answer tokens after the prompt
+(Alpaca template by default) over their mean cross-entropy after only `### Response:`. A high
+IFD means the instruction helps the model little: a hard, informative example. Records whose
+IFD exceeds 1 (the instruction does not help) are dropped (`ifd_above_1`), as are those whose
+prompt fills `max_length` (`ifd_too_long`); of the rest, the `fraction` of all input records
+with the highest IFD is kept (`ifd_not_top` for the others). The IFD and both losses go to
+`meta.scores`. For multi-turn records the earlier turns are part of the instruction and the
+last answer is scored. The model is a local folder or `package:NAME`; never downloaded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Literal
+
+import numpy as np
+from pydantic import Field
+
+from pipeline.embed import model_folder
+from pipeline.errors import ConfigError
+from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
+from pipeline.ops.dedup_exact import all_records
+from pipeline.record import Record, Rejected
+
+ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately completes "
+          "the request.\n\n### Instruction:\n{instruction}\n\n### Response:")
+TEMPLATES = {"alpaca": ALPACA, "plain": "{instruction}\n\n### Response:"}
+DIRECT = "### Response:"
+
+
+class IfdParams(Params):
+    model: str = Field(description="local causal-LM folder, or package:NAME")
+    template: Literal["alpaca", "plain"] = Field("alpaca", description="prompt around the instruction")
+    max_length: int = Field(512, ge=8, description="most tokens of prompt + answer")
+    fraction: float | None = Field(None, gt=0.0, le=1.0, description="keep this share of the input, highest IFD")
+    device: str = Field("cpu", description="torch device")
+
+
+class Scorer:
+    """Mean answer-token loss under a local causal LM."""
+
+    def __init__(self, folder: Path, device: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise ConfigError("ifd needs the `ifd` extra: pip install 'instructpipe[ifd]' (torch, transformers)") \
+                from None
+        self.torch, self.device = torch, device
+        self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True).to(device).eval()
+
+    def ids(self, text: str, special: bool) -> list[int]:
+        return self.tok(text, add_special_tokens=special)["input_ids"]
+
+    def loss(self, prefix: list[int], answer: list[int]) -> float:
+        ids = self.torch.tensor([prefix + answer], device=self.device)
+        labels = self.torch.tensor([[-100] * len(prefix) + answer], device=self.device)
+        with self.torch.no_grad():
+            return float(self.model(input_ids=ids, labels=labels).loss)
+
+
+def split(rec: Record) -> tuple[str, str]:
+    """(instruction with any earlier turns, last answer)."""
+    body = [m for m in rec.messages if m["role"] != "system"]
+    earlier = "\n\n".join(m["content"] for m in body[:-1])
+    return earlier, rec.response
+
+
+def ifd(scorer: Scorer, rec: Record, p: IfdParams) -> tuple[str, float, float, float]:
+    """(verdict, ifd, conditional loss, direct loss); verdict '' when scored."""
+    if not rec.complete:
+        return "ifd_no_answer", math.nan, math.nan, math.nan
+    instruction, answer = split(rec)
+    prompt = scorer.ids(TEMPLATES[p.template].format(instruction=instruction), True)
+    if len(prompt) >= p.max_length:
+        return "ifd_too_long", math.nan, math.nan, math.nan
+    ans = scorer.ids(answer, False)[:p.max_length - len(prompt)]
+    if not ans:
+        return "ifd_no_answer", math.nan, math.nan, math.nan
+    cond, direct = scorer.loss(prompt, ans), scorer.loss(scorer.ids(DIRECT, True), ans)
+    return "", cond / direct if direct > 0 else math.inf, cond, direct
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[Item]:
+    spec = p.model
+    if not spec.startswith("package:") and ctx.recipe_dir and not Path(spec).is_absolute():
+        spec = str(ctx.recipe_dir / spec)
+    scorer = Scorer(model_folder(spec), p.device)
+    results = [ifd(scorer, rec, p) for rec in all_records(inputs)]
+    values = np.array([r[1] if not r[0] and r[1] <= 1 else -np.inf for r in results])
+    keep = values > -np.inf
+    if p.fraction is not None:
+        k = int(len(results) * p.fraction)
+        top = np.argsort(-values, kind="stable")[:k]
+        chosen = np.zeros(len(results), dtype=bool)
+        chosen[top] = True
+        keep &= chosen
+    for i, rec in enumerate(all_records(inputs)):
+        verdict, value, cond, direct = results[i]
+        if not verdict:
+            rec.meta["scores"] = {**(rec.meta.get("scores") or {}), "ifd": round(value, 6),
+                                  "ifd_loss_conditioned": round(cond, 6), "ifd_loss_direct": round(direct, 6)}
+        if keep[i]:
+            yield rec
+        elif verdict:
+            yield Rejected(verdict, f"prompt of {p.max_length}+ tokens" if verdict == "ifd_too_long"
+                           else "no answer to score", record=rec)
+        elif value > 1:
+            yield Rejected("ifd_above_1", f"IFD {value:.4f} > 1: the instruction does not help", record=rec)
+        else:
+            yield Rejected("ifd_not_top", f"IFD {value:.4f} not in the top {p.fraction:.0%}", record=rec)
+
+
+SPEC = OpSpec(
+    name="ifd", fn=run, params=IfdParams, version=1, min_inputs=1,
+    doc="Cherry-LLM instruction-following difficulty with a local causal LM; drop IFD > 1, keep the top fraction.",
+)

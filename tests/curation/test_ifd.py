@@ -1,0 +1,61 @@
+"""ifd with a tiny randomly initialised GPT-2 and word-level tokenizer built here from the
+fixture texts (no download); skipped without the `ifd` extra (torch, transformers)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the ifd extra (torch, transformers) is not installed")
+transformers = pytest.importorskip("transformers", reason="the ifd extra (torch, transformers) is not installed")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from tests.curation.conftest import fixture_rows
+
+    texts = [x["instruction"] + " " + x["input"] + " " + x["output"] for x in fixture_rows("alpaca_slice.json")]
+    texts.append("Below is an instruction that describes a task. ### Instruction: ### Response:")
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]"], vocab_size=3000))
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]")
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=tok.get_vocab_size(), n_positions=256, n_embd=32, n_layer=2,
+                                     n_head=2, initializer_range=0.5)  # large weights: IFDs spread away from 1
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_ifd_scores_drops_above_one_and_keeps_the_top(run_stages, ingest, tiny_model):
+    stages = [ingest("alpaca", "alpaca_slice.json", limit=60)]
+    r = run_stages(*stages, {"id": "ifd", "op": "ifd", "inputs": ["alpaca"], "model": str(tiny_model),
+                             "max_length": 64})
+    scored = r.records("ifd")
+    values = [x["meta"]["scores"]["ifd"] for x in scored]
+    assert r.reasons("ifd") == {"ifd_above_1": 26, "ifd_too_long": 3}
+    # the IFDs nearest 1 are 0.9991 and 1.0050: far from float noise
+    assert len(scored) == 31 and max(values) <= 1
+    above = [x for x in r.rejected("ifd") if x["reason"] == "ifd_above_1"]
+    assert all(x["record"]["meta"]["scores"]["ifd"] > 1 for x in above)
+    s = scored[0]["meta"]["scores"]
+    assert s["ifd"] == pytest.approx(s["ifd_loss_conditioned"] / s["ifd_loss_direct"], rel=1e-4)
+
+    r = run_stages(*stages, {"id": "ifd", "op": "ifd", "inputs": ["alpaca"], "model": str(tiny_model),
+                             "max_length": 64, "fraction": 0.25}, out="top")
+    assert r.reasons("ifd") == {"ifd_above_1": 26, "ifd_too_long": 3, "ifd_not_top": 16}
+    top = sorted(x["meta"]["scores"]["ifd"] for x in r.records("ifd"))
+    assert len(top) == 15 and top[0] >= max(x["record"]["meta"]["scores"]["ifd"] for x in r.rejected("ifd")
+                                            if x["reason"] == "ifd_not_top")
+
+
+def test_missing_model_folder_is_a_config_error(run_stages, ingest, tmp_path):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="never downloaded"):
+        run_stages(ingest("alpaca", "alpaca_slice.json", limit=3),
+                   {"id": "ifd", "op": "ifd", "inputs": ["alpaca"], "model": str(tmp_path / "nothing")})
