@@ -15,9 +15,10 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.llm.types import AsyncAsk, Reply
-from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
+from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.record import Record, Rejected
-from pipeline.scoring.ask import Outcome, ask_parsed, in_order, reask_limit, rejection, with_scores
+from pipeline.scoring.ask import (Outcome, ScorerParams, ask_parsed, in_order, reask_limit, rejection,
+                                  with_scores)
 from pipeline.scoring.layout import JUDGE_PROMPTS, judge_messages
 from pipeline.scoring.parse import parse_score
 
@@ -25,16 +26,19 @@ SCALE = (0.0, 5.0)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class JudgeParams(Params):
+class RatingParams(ScorerParams):
+    """What a 0-5 judge rates (shared with `pairs`)."""
+
     dimension: str = Field("accuracy", min_length=1,
                            description="what to rate: accuracy, helpfulness, or your own text")
     criterion: str | None = Field(None, description="what the dimension means (built in for accuracy "
                                                     "and helpfulness)")
-    threshold: float = Field(4.5, ge=0, le=5, description="keep records scoring at least this (0-5)")
     key: str | None = Field(None, pattern=_KEY.pattern,
                             description="meta.scores key (default: the dimension, or 'judge')")
-    reasks: int | None = Field(None, ge=0, description="re-asks of an unusable answer "
-                                                       "(default: the stage's llm.max_reasks)")
+
+
+class JudgeParams(RatingParams):
+    threshold: float = Field(4.5, ge=0, le=5, description="keep records scoring at least this (0-5)")
 
 
 def score_key(dimension: str, key: str | None) -> str:

@@ -10,14 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Iterator
 
+from pydantic import Field
+
 from pipeline.llm.types import AsyncAsk, Reply, Request
-from pipeline.ops.base import StageContext
+from pipeline.ops.base import Params, StageContext
 from pipeline.record import Record, Rejected
 from pipeline.scoring.layout import reask_message
 from pipeline.scoring.parse import Failure
 
 DEFAULT_REASKS = 2
 Workflow = Callable[[AsyncAsk], Awaitable[Any]]
+
+
+class ScorerParams(Params):
+    """Parameters every scoring op has."""
+
+    reasks: int | None = Field(None, ge=0, description="re-asks of an unusable answer "
+                                                       "(default: the stage's llm.max_reasks)")
 
 
 @dataclass
