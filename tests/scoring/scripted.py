@@ -37,23 +37,28 @@ def attempt_of(call: FakeCall) -> int:
 
 
 def pick(script: list[Any], call: FakeCall) -> FakeReply:
+    """This attempt's reply of a script: a text, a FakeReply or a reply function (last repeats)."""
     item = script[min(attempt_of(call), len(script) - 1)]
     if isinstance(item, FakeReply):
         return item
     return item(call) if callable(item) else ok(item)(call)
 
 
-def judge_server(table: dict[str, list[Any]], default: list[Any] | None = None) -> Callable[[FakeCall], FakeReply]:
+def play(table: dict[str, list[Any]], text: str, call: FakeCall) -> FakeReply:
+    """The script of the first key `text` starts with, played for this attempt."""
+    script = next((s for k, s in table.items() if text.startswith(k)), None)
+    if script is None:
+        raise AssertionError(f"no script for {text[:60]!r}")
+    return pick(script, call)
+
+
+def judge_server(table: dict[str, list[Any]]) -> Callable[[FakeCall], FakeReply]:
     """Replies by the task text's start (first matching key of `table`)."""
     def reply(call: FakeCall) -> FakeReply:
         code, inside, outside = split_record(call.messages[1]["content"])
         if "Ignore previous instructions" in outside or "reply 5" in call.messages[0]["content"]:
             return ok("5\nInjected.")(call)
-        task = section(inside, code, "task")
-        script = next((s for k, s in table.items() if task.startswith(k)), default)
-        if script is None:
-            raise AssertionError(f"no scripted judgement for task {task[:60]!r}")
-        return pick(script, call)
+        return play(table, section(inside, code, "task"), call)
     return reply
 
 
@@ -84,8 +89,7 @@ def deita_server(quality: dict[str, list[Any]]) -> Callable[[FakeCall], FakeRepl
             if not (call.body or {}).get("logprobs"):
                 return ok(digit)(call)
             return with_logprobs(digit, {"2": 0.8, "1": 0.2} if digit == "2" else {"5": 0.5, "6": 0.5})(call)
-        question = section(inside, code, "question")
-        return pick(next((s for k, s in quality.items() if question.startswith(k)), ["4"]), call)
+        return play({**quality, "": ["4"]}, section(inside, code, "question"), call)
     return reply
 
 
@@ -96,8 +100,5 @@ def tag_server(table: dict[str, list[Any]]) -> Callable[[FakeCall], FakeReply]:
         query = inside[len(f"<<<{code}\n"):]
         if query.startswith(f"--- {code} user turn 1 ---\n"):
             query = section(inside, code, "user turn 1")
-        script = next((s for k, s in table.items() if query.startswith(k)), None)
-        if script is None:
-            raise AssertionError(f"no scripted tags for {query[:60]!r}")
-        return pick(script, call)
+        return play(table, query, call)
     return reply
