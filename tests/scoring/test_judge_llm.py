@@ -139,3 +139,20 @@ def test_rerun_sends_nothing_and_budget_stop_resumes_without_paying_twice(tmp_pa
     assert run_recipe(recipe(tmp_path, server), out) == {"alpaca": "skipped", "special": "skipped",
                                                          "judge": "skipped"}
     assert server.completions == total
+
+
+def test_system_prompt_canary_never_reaches_the_dataset(tmp_path, server):
+    canary = "CANARY-SYS-4242"
+    # a judge that leaks its whole system prompt into every explanation
+    server.reply_fn = lambda call: ok("5\n" + call.messages[0]["content"])(call)
+    stages = [{"id": "special", "op": "ingest", "source": "messages", "path": str(SPECIAL)},
+              {"id": "judge", "op": "judge", "inputs": ["special"], "dimension": "accuracy",
+               "criterion": f"correctness ({canary})."},
+              {"id": "export", "op": "export", "inputs": ["judge"]}]
+    out = tmp_path / "run"
+    run_recipe(write_recipe(tmp_path, "canary", llm_block(server), stages), out)
+    assert stats(out, "judge")["records_out"] == 8
+    assert canary in (out / "judge" / "data.jsonl").read_text()          # kept for audit in the run folder
+    dataset = out / "export" / "dataset"
+    assert sorted(p.name for p in dataset.iterdir()) == ["README.md", "dataset_info.json", "train.jsonl"]
+    assert all(canary not in p.read_text() for p in dataset.iterdir())
