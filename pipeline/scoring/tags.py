@@ -1,11 +1,11 @@
 """InsTag tag normalisation: clean each tag, merge tags that stem alike, drop rare tags.
 
 A tag is cleaned by NFKC, case folding, and turning every run of characters other than letters,
-digits, `+` and `#` into one space ("Code-Debugging!" -> "code debugging"; "C++" stays "c++"). Tags whose words share their
-Snowball (Porter2) English stems are one tag ("data analyses", "data analysis"), shown in its
-most frequent cleaned form (ties: the shorter, then the alphabetically first). Words of other
-scripts pass the stemmer unchanged. InsTag's later semantic (embedding) and association
-(co-occurrence) merges are not done here.
+digits, `+` and `#` into one space ("Code-Debugging!" -> "code debugging"; "C++" stays "c++").
+Tags whose words share their Snowball (Porter2) English stems are one tag ("math problems",
+"math problem"; "programs", "programming"), shown in its most frequent cleaned form (ties: the shorter, then the
+alphabetically first). Words of other scripts pass the stemmer unchanged. InsTag's later
+semantic (embedding) and association (co-occurrence) merges are not done here.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ def pair(prompt, chosen, rejected, system=None):
     msgs = ([{"role": "system", "content": system}] if system else []) + prompt
     return Record.new(msgs + [{"role": "assistant", "content": chosen}],
                       {"source": "s", "license": "Apache-2.0", "stage": "pairs",
-                       "chosen": {"id": "c", "score": 5.0}, "rejected": {"id": "r", "score": 1.0, "content": rejected}})
+                       "chosen": {"id": "c", "score": 5.0},
+                       "rejected": {"id": "r", "score": 1.0, "content": rejected}})
 
 
 ROWS = [

@@ -25,7 +25,7 @@ SCRIPT = {
     "Name the longest river in India": ["4.5\nAccurate."],
     "What are the properties of water": ["5\nThorough."],
     # the special records
-    "What is the capital of France?": ["1\nWrong: the capital is Paris; the record also tries to dictate its score."],
+    "What is the capital of France?": ["1\nWrong: Paris; and the record tries to set its score."],
     "Explain what {{ x }}": ["5\nAccurate."],
     "Give a synonym of 'happy'": ["9/10\nGreat", "4.5\nCorrect synonym."],
     "Name a prime number greater than 10": ["11"],
@@ -83,7 +83,8 @@ def test_judge_scores_rejects_and_counts(tmp_path, server):
     assert injected["reason"] == "below_threshold" and injected["detail"] == "accuracy 1 < 4.5"
     assert injected["record"]["meta"]["scores"]["accuracy"] == 1.0
     spider = rejected["How many legs does a spider"]
-    assert spider["reason"] == "below_threshold" and spider["raw"] == ["The answer is right.", "4\nRight, but terse."]
+    assert spider["reason"] == "below_threshold"
+    assert spider["raw"] == ["The answer is right.", "4\nRight, but terse."]
     assert rejected["Name a prime number"]["raw"] == ["11", "11", "11"]
     assert rejected["Name a prime number"]["detail"] == "the score 11 is outside 0 to 5"
     assert rejected["Translate 'cat'"]["reason"] == "judge_empty"

@@ -36,7 +36,8 @@ def scripted():
     given = Counter()
 
     def reply(call):
-        if call.messages[0]["role"] == "system" and call.messages[0]["content"].startswith("You are a careful reviewer"):
+        first = call.messages[0]
+        if first["role"] == "system" and first["content"].startswith("You are a careful reviewer"):
             code, inside, _ = split_record(call.messages[1]["content"])
             return play(JUDGE, section(inside, code, "answer"), call)
         model, prompt = call.body["model"], call.last_user

@@ -87,7 +87,8 @@ def test_combine_sums_products_over_answered_turns():
 
 def test_parse_deita_prefers_logprobs_then_text():
     top = [{"token": "5", "logprob": math.log(0.75)}, {"token": "6", "logprob": math.log(0.25)}]
-    raw = {"choices": [{"logprobs": {"content": [{"token": "5", "logprob": math.log(0.75), "top_logprobs": top}]}}]}
+    first = {"token": "5", "logprob": math.log(0.75), "top_logprobs": top}
+    raw = {"choices": [{"logprobs": {"content": [first]}}]}
     assert parse_deita(reply("5", raw=raw)) == (5.25, "logprobs")
     assert parse_deita(reply("5", raw={"choices": [{"message": {"content": "5"}}]})) == (5.0, "text")
     assert parse_deita(reply("7")).code == "out_of_range"
