@@ -8,9 +8,9 @@ from pipeline.ops.base import OpSpec
 
 def _table() -> dict[str, OpSpec]:
     from pipeline.ops import (dedup_exact, export, filter as filter_op, ingest, judge, mix, pairs,
-                              score_deita, tag)
+                              rouge_novelty, score_deita, tag)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, judge.SPEC,
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, judge.SPEC,
              score_deita.SPEC, tag.SPEC, pairs.SPEC, export.SPEC]
     return {spec.name: spec for spec in specs}
 

@@ -81,3 +81,8 @@ def test_listings():
     for name in ("ingest", "mix", "dedup_exact", "filter", "export"):
         assert f"\n{name} (" in "\n" + ops
     assert "min_words: default None" in ops
+
+
+def test_usage_errors_are_one_line_exit_1():
+    one_line_error(cli("nosuch"), "No such command 'nosuch'")
+    one_line_error(cli("run"), "Missing argument")
