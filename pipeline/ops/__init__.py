@@ -8,10 +8,10 @@ from pipeline.ops.base import OpSpec
 
 def _table() -> dict[str, OpSpec]:
     from pipeline.ops import (dedup_exact, export, filter as filter_op, ingest, judge, mix, pairs,
-                              rouge_novelty, score_deita, tag)
+                              respond, rouge_novelty, score_deita, tag)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, judge.SPEC,
-             score_deita.SPEC, tag.SPEC, pairs.SPEC, export.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, respond.SPEC,
+             judge.SPEC, score_deita.SPEC, tag.SPEC, pairs.SPEC, export.SPEC]
     return {spec.name: spec for spec in specs}
 
 
