@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytest.importorskip("tests.fake_openai", reason="needs the LLM test server (branch llm)")
-
 from tests.conftest import FIXTURES, SAMPLES
 from tests.scoring.conftest import llm_block, lines, run_recipe, stats, write_recipe
 from tests.scoring.scripted import deita_server, tag_server

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("tests.fake_openai", reason="needs the LLM test server (branch llm)")
-
 from pipeline.errors import BudgetError
 from tests.conftest import FIXTURES, SAMPLES
 from tests.fake_openai import error, ok

@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-import pytest
-
-pytest.importorskip("tests.fake_openai", reason="needs the LLM test server (branch llm)")
-
 from tests.conftest import SAMPLES
 from tests.fake_openai import ok
 from tests.scoring.conftest import llm_block, lines, run_recipe, stats, write_recipe
