@@ -4,7 +4,7 @@ Reads complete records; asks for a 0-5 score of one dimension (accuracy, helpful
 with the record shown as delimited data; writes the score and the explanation to `meta.scores`.
 Drops records below the threshold (`below_threshold`), open records (`incomplete`), and records
 whose judge kept answering unusably after the re-asks (`judge_unparsable`, `judge_out_of_range`,
-`judge_empty`, `judge_refused`, `judge_incomplete`) or failed (`llm_error`): it fails closed.
+`judge_empty`, `judge_refusal`, `judge_incomplete`) or failed (`llm_error`): it fails closed.
 """
 
 from __future__ import annotations

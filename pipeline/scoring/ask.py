@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from pydantic import Field
 
+from pipeline.llm.replies import problem
 from pipeline.llm.types import AsyncAsk, Reply, Request
 from pipeline.ops.base import Params, StageContext
 from pipeline.record import Record, Rejected
@@ -43,15 +44,14 @@ class Outcome:
         return self.failure is None
 
 
+_PROBLEMS = {"refusal": "the reply was a refusal", "empty": "the reply was empty",
+             "incomplete": "the reply was cut off"}
+
+
 def reply_failure(reply: Reply) -> Failure | None:
-    """Why a reply is unusable before any parsing: refused, cut off or empty."""
-    if reply.refusal:
-        return Failure("refused", "the reply was a refusal")
-    if not reply.complete:
-        return Failure("incomplete", f"the reply was cut off (finish_reason {reply.finish_reason})")
-    if not (reply.text or "").strip():
-        return Failure("empty", "the reply was empty")
-    return None
+    """Why a reply is unusable before any parsing (the LLM layer's rule): refusal, empty, cut off."""
+    why = problem(reply)
+    return Failure(why, _PROBLEMS.get(why, why)) if why else None
 
 
 async def ask_parsed(ask: AsyncAsk, messages: list[dict], parse: Callable[[Reply], Any],

@@ -10,11 +10,12 @@ the whole reply (```` ```json ... ``` ````) is removed; anything else must be st
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from pipeline.llm.parsing import OutputError, parse_json as strict_json
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,6 @@ class Failure:
 
 _SCORE = re.compile(r"^(?:score\s*[:=]?\s*)?(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?$", re.I)
 _DECOR = "*_`\"' \t"
-_FENCE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
 
 
 def parse_score(text: str | None, low: float, high: float) -> tuple[float, str] | Failure:
@@ -84,24 +84,13 @@ def digit_expectation(raw: Any, low: int, high: int) -> float | None:
     return None
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(text: str | None) -> Any | Failure:
-    """Strict JSON, after removing one fence that wraps the whole reply."""
-    if text is None or not text.strip():
-        return Failure("empty", "the reply was empty")
-    body = text.strip()
-    fenced = _FENCE.fullmatch(body)
-    if fenced:
-        body = fenced.group(1).strip()
+    """Strict JSON after removing one fence that wraps the whole reply (the LLM layer's rule)."""
     try:
-        return json.loads(body, parse_constant=_no_constants)
-    except ValueError as e:
-        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
-        msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
-        return Failure("bad_json", f"the reply is not valid JSON ({msg}{where})")
+        return strict_json(text)
+    except OutputError as e:
+        message = "the reply was empty" if e.reason == "empty" else f"the reply is not valid JSON ({e.detail})"
+        return Failure(e.reason, message)
 
 
 def parse_tags(text: str | None) -> list[tuple[str, str]] | Failure:

@@ -111,6 +111,7 @@ def test_tags_explanation_optional():
     ('[{"tag": "a"}]\n[{"tag": "b"}]', "bad_json"),                               # two lists
     ('Sure!\n```json\n[{"tag": "a"}]\n```', "bad_json"),                          # prose + fence
     ('[{"tag": NaN}]', "bad_json"),
+    ('[{"tag": "a", "tag": "b"}]', "bad_json"),                                   # duplicate key
     ("", "empty"),
     ('{"tags": [{"tag": "a"}]}', "bad_schema"),                                   # valid JSON, wrong schema
     ("[]", "bad_schema"),
@@ -128,4 +129,4 @@ def test_tags_failures(text, code):
 
 def test_json_error_message_names_position():
     got = parse_json('[1, 2,]')
-    assert got == Failure("bad_json", "the reply is not valid JSON (Expecting value at line 1 column 7)")
+    assert got == Failure("bad_json", "the reply is not valid JSON (Expecting value: line 1 column 7 (char 6))")

@@ -59,7 +59,8 @@ def test_score_key():
     (reply("4", finish="content_filter"), "incomplete"),
     (reply("", finish="stop"), "empty"),
     (reply(None, finish="stop"), "empty"),
-    (reply("I can't help", refusal="I can't help with that"), "refused"),
+    (reply("I can't help", refusal="I can't help with that"), "refusal"),
+    (reply("I cannot help with that request."), "refusal"),
 ])
 def test_reply_failures(r, code):
     assert reply_failure(r).code == code
