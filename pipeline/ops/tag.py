@@ -76,7 +76,8 @@ def run(ctx: StageContext, inputs: list[StageInput], p: TagParams) -> Iterator[I
         tags = vocab.normalise(got, p.min_count)
         tagged.append(tags)
         yield with_scores(rec, {"instag_complexity": len(tags)}, tags=tags)
-    write_summary(ctx, vocab, tagged, p, reference)
+    if len(found) == sum(inp.count for inp in inputs):    # not in a dry run, which answers nothing
+        write_summary(ctx, vocab, tagged, p, reference)
 
 
 def write_summary(ctx: StageContext, vocab: TagVocabulary, tagged: list[list[str]], p: TagParams,
