@@ -30,7 +30,8 @@ def _front_matter(s: "ExportSummary") -> str:
     langs = [lang for lang, _ in s.langs.most_common()] or ["en"]
     total = sum(s.splits.values())
     lines = ["---", f"license: {lic}", "language:"] + [f"- {x}" for x in langs]
-    lines += ["task_categories:", "- text-generation", "tags:", "- instruction-tuning", "- sft",
+    lines += ["task_categories:", "- text-generation", "tags:", "- instruction-tuning",
+              "- dpo" if s.fmt == "dpo" else "- sft",
               "- instructpipe", "size_categories:", f"- {_size_category(total)}"]
     if s.fmt != "hf":
         lines += ["configs:", "- config_name: default", "  data_files:"]
@@ -108,6 +109,11 @@ def _loading(s: "ExportSummary") -> list[str]:
     shape = s.fmt if s.fmt in ("alpaca", "sharegpt") else "messages"
     info = json.dumps({s.name: dataset_info(shape, main, s.has_system)}, indent=2)
     lines = ["## Loading", ""]
+    if s.fmt == "dpo":
+        return lines + ["Preference pairs in TRL's conversational format (`prompt`, `chosen`, "
+                        "`rejected`), for `DPOTrainer`:", "", "```python",
+                        "from datasets import load_dataset",
+                        f'ds = load_dataset("json", data_files="{main}", split="train")', "```", ""]
     if s.fmt == "hf":
         lines += ["```python", "from datasets import load_from_disk", 'ds = load_from_disk("hf")', "```", ""]
     else:

@@ -5,13 +5,16 @@
 - `alpaca`: `instruction`, `input`, `output`, `history` [[q, a], ...] and `system` (LLaMA-Factory)
 - `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt", "value"}]}`
 - `hf` / `parquet`: the `messages` shape, as a `save_to_disk` folder or parquet files
+- `dpo`: TRL's conversational preference shape, `{"prompt": [messages up to the last user turn],
+  "chosen": [assistant message], "rejected": [assistant message]}`, from `pairs` records
+  (the rejected answer in `meta.rejected.content`)
 """
 
 from __future__ import annotations
 
 from pipeline.record import Record
 
-FORMATS = ("messages", "alpaca", "sharegpt", "hf", "parquet")
+FORMATS = ("messages", "alpaca", "sharegpt", "hf", "parquet", "dpo")
 SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
@@ -38,7 +41,22 @@ def to_sharegpt(rec: Record) -> dict:
                               for m in rec.messages]}
 
 
+def rejected_answer(rec: Record) -> str | None:
+    """The rejected answer of a preference record (`pairs`), or None."""
+    rejected = rec.meta.get("rejected")
+    content = rejected.get("content") if isinstance(rejected, dict) else None
+    return content if isinstance(content, str) and content.strip() else None
+
+
+def to_dpo(rec: Record) -> dict:
+    prompt = [{"role": m["role"], "content": m["content"]} for m in rec.messages[:-1]]
+    return {"prompt": prompt, "chosen": [{"role": "assistant", "content": rec.response}],
+            "rejected": [{"role": "assistant", "content": rejected_answer(rec)}]}
+
+
 def shape(rec: Record, fmt: str, with_system: bool = False) -> dict:
+    if fmt == "dpo":
+        return to_dpo(rec)
     if fmt == "alpaca":
         return to_alpaca(rec, with_system)
     if fmt == "sharegpt":

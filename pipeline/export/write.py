@@ -80,7 +80,7 @@ def write_export(records: Callable[[], Iterable[Record]], out_dir: Path, fmt: st
         n += 1
     val = validation_indices(n, validation, seed)
     split_of = (lambda i: "validation" if i in val else "train")
-    shape_fmt = fmt if fmt in ("alpaca", "sharegpt") else "messages"
+    shape_fmt = fmt if fmt in ("alpaca", "sharegpt", "dpo") else "messages"
     ext = "parquet" if fmt == "parquet" else "jsonl"
     names = ["train"] + (["validation"] if val else [])
     tmp = {s: out_dir / f".{s}.jsonl.tmp" for s in names}
@@ -102,8 +102,9 @@ def write_export(records: Callable[[], Iterable[Record]], out_dir: Path, fmt: st
             os.replace(tmp[s], out_dir / f"{s}.{ext}")
         summary.files = [f"{s}.{ext}" for s in names]
     main_file = summary.files[0] if fmt != "hf" else "hf"
-    atomic_write_json(out_dir / "dataset_info.json",
-                      {name: dataset_info(shape_fmt, main_file, summary.has_system)})
+    if fmt != "dpo":  # LLaMA-Factory reads no list-valued chosen/rejected: no entry to give
+        atomic_write_json(out_dir / "dataset_info.json",
+                          {name: dataset_info(shape_fmt, main_file, summary.has_system)})
     if card:
         atomic_write_text(out_dir / "README.md", render_card(summary, run_info or {}))
     return summary

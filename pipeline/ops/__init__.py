@@ -8,11 +8,12 @@ from pipeline.ops.base import OpSpec
 
 def _table() -> dict[str, OpSpec]:
     from pipeline.ops import (decontaminate, dedup_exact, dedup_minhash, dedup_semantic, export,
-                              filter as filter_op, ifd, ingest, mix, respond, rouge_novelty, select)
+                              filter as filter_op, ifd, ingest, judge, mix, pairs, respond,
+                              rouge_novelty, score_deita, select, tag)
 
     specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC,
-             rouge_novelty.SPEC, filter_op.SPEC, decontaminate.SPEC, select.SPEC, ifd.SPEC,
-             respond.SPEC, export.SPEC]
+             rouge_novelty.SPEC, filter_op.SPEC, decontaminate.SPEC, respond.SPEC, judge.SPEC,
+             score_deita.SPEC, tag.SPEC, select.SPEC, ifd.SPEC, pairs.SPEC, export.SPEC]
     return {spec.name: spec for spec in specs}
 
 

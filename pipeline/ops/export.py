@@ -1,7 +1,8 @@
 """`export`: write the complete, valid records of its inputs as a dataset folder.
 
 Keeps complete examples (ending with an assistant turn, roles in order, no empty turn) and
-rejects the rest (`incomplete`, `roles_not_alternating@turnN`, ...). Files go to
+rejects the rest (`incomplete`, `roles_not_alternating@turnN`, ...; for `dpo`, records without a
+rejected answer: `no_rejected_answer`). Files go to
 `<stage>/dataset/` (or `path`): the data in `format`, `dataset_info.json` and `README.md`.
 """
 
@@ -13,14 +14,14 @@ from typing import Iterator, Literal
 
 from pydantic import Field
 
-from pipeline.export.formats import FORMATS
+from pipeline.export.formats import FORMATS, rejected_answer
 from pipeline.export.write import write_export
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
 from pipeline.record import Record, Rejected, check_messages
 from pipeline.report.figures import llm_totals
 from pipeline.rundir import RunDir
 
-Format = Literal["messages", "alpaca", "sharegpt", "hf", "parquet"]
+Format = Literal["messages", "alpaca", "sharegpt", "hf", "parquet", "dpo"]
 assert set(Format.__args__) == set(FORMATS)
 
 
@@ -33,10 +34,13 @@ class ExportParams(Params):
     path: str | None = Field(None, description="output folder (default: <stage>/dataset)")
 
 
-def complete_or_reason(rec: Record) -> Rejected | None:
+def complete_or_reason(rec: Record, fmt: str = "messages") -> Rejected | None:
     problems = check_messages(rec.messages, complete=True)
     if problems:
         return Rejected(problems[0].code, "; ".join(map(str, problems)), record=rec)
+    if fmt == "dpo" and rejected_answer(rec) is None:
+        return Rejected("no_rejected_answer", "format dpo needs meta.rejected.content (from pairs)",
+                        record=rec)
     return None
 
 
@@ -44,12 +48,12 @@ def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterato
     def kept() -> Iterator[Record]:
         for inp in inputs:
             for rec in inp:
-                if complete_or_reason(rec) is None:
+                if complete_or_reason(rec, p.format) is None:
                     yield rec
 
     for inp in inputs:
         for rec in inp:
-            yield complete_or_reason(rec) or rec
+            yield complete_or_reason(rec, p.format) or rec
     out_dir = Path(p.path) if p.path else ctx.stage_dir / "dataset"
     run_info = {"recipe": ctx.extra.get("recipe"), "stages": ctx.upstream,
                 "llm": llm_totals(RunDir(ctx.run_dir).stats(st["id"]) for st in ctx.upstream),
@@ -62,6 +66,6 @@ def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterato
 
 SPEC = OpSpec(
     name="export", fn=run, params=ExportParams, version=2, min_inputs=1,
-    doc="Export complete records as messages/alpaca/sharegpt JSONL, HF save_to_disk or parquet, "
+    doc="Export complete records as messages/alpaca/sharegpt/dpo JSONL, HF save_to_disk or parquet, "
         "with a dataset card and a LLaMA-Factory dataset_info.json.",
 )
