@@ -4,8 +4,7 @@ import pytest
 
 from pipeline.chat import selfee
 from pipeline.chat.protect import protect, restore, strip_protected
-from pipeline.chat.turns import clean_user_turn, numbered_items, reply_problem
-from pipeline.llm.types import Reply, Request
+from pipeline.chat.turns import clean_user_turn, numbered_items
 
 
 @pytest.mark.parametrize("text,needed", [
@@ -79,16 +78,3 @@ def test_text_already_holding_the_marker_gets_a_longer_one():
 
 def test_strip_protected_leaves_prose():
     assert strip_protected("Run `ls` at https://x.org now").split() == ["Run", "at", "now"]
-
-
-def reply(text, finish="stop", **kw):
-    return Reply(Request.chat([{"role": "user", "content": "q"}]), text, finish, **kw)
-
-
-def test_reply_problem_classifies_bad_replies():
-    assert reply_problem(reply("fine")) is None
-    assert reply_problem(reply("cut off mid", "length")) == "truncated"
-    assert reply_problem(reply("  ")) == "empty_output"
-    assert reply_problem(reply(None)) == "empty_output"
-    assert reply_problem(reply(None, refusal="I can't help with that")) == "refusal"
-    assert reply_problem(reply(None, None, error="HTTP 400: bad request")) == "llm_error"
