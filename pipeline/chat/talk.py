@@ -16,7 +16,8 @@ from pipeline.llm.types import AsyncAsk, Reply, Request
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.record import Record, Rejected
 
-REPLY_PROBLEMS = ("llm_error", "refusal", "empty", "incomplete")
+# Why a reply could not be used (the LLM layer's codes, then the ops' own checks).
+PROBLEMS = ("llm_error", "refusal", "empty", "incomplete", "unparsable", "wrong_language", "placeholders_lost")
 Check = Callable[[Reply], "str | None"]
 
 
@@ -88,7 +89,7 @@ def finish(seed: Record, messages: list[dict], meta: dict, *, end: str, raw: Any
     rounds = sum(1 for m in messages if m["role"] == "assistant")
     meta = dict(meta, turns=rounds, termination_reason=end)
     if end == "llm_error" or rounds < min_rounds:
-        reason = end if end in REPLY_PROBLEMS else "too_few_turns"
+        reason = end if end in PROBLEMS else "too_few_turns"
         return Rejected(reason, f"{rounds} complete round(s) (need {min_rounds}); ended by {end}",
                         record=seed, raw=raw if raw is not None else messages,
                         extra={"termination_reason": end})

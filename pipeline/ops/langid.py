@@ -47,23 +47,43 @@ def text_of(rec: Record, scope: Scope) -> str:
     return "\n".join(m["content"] for m in rec.messages if m["role"] in roles)
 
 
+def _guess(text: str, p: LangidParams) -> Guess:
+    return identify(text, langs=tuple(p.languages or CLASSIC), min_chars=p.min_chars, min_prob=p.min_prob)
+
+
+def mismatch(rec: Record, guess: Guess, p: LangidParams, declared: object) -> str | None:
+    """Why the record is in the wrong language: the whole text, or (for `conversation`) either
+    side alone, is surely in a language other than the declared or an expected one."""
+    rules = []
+    if p.match_declared and isinstance(declared, str) and declared != "und":
+        rules.append(({base(declared)}, f"declared {declared}"))
+    if p.expect_lang:
+        rules.append(({base(x) for x in p.expect_lang}, f"expected {', '.join(p.expect_lang)}"))
+    if not rules:
+        return None
+    parts = [("text", guess)]
+    if p.field == "conversation":
+        parts += [(f"{side} turns", _guess(text_of(rec, side), p)) for side in ("user", "assistant")]
+    for want, said in rules:
+        for name, g in parts:
+            if g.sure and g.lang not in want:
+                return f"{name}: detected {g.lang} ({g.prob}), {said}"
+    return None
+
+
 def verdict(rec: Record, p: LangidParams) -> tuple[Record, Guess, str | None]:
     """The record with its language set, the guess, and why it is in the wrong language (or None)."""
-    guess = identify(text_of(rec, p.field), langs=tuple(p.languages or CLASSIC), min_chars=p.min_chars,
-                     min_prob=p.min_prob)
+    guess = _guess(text_of(rec, p.field), p)
     declared = rec.meta.get("lang")
     meta = dict(rec.meta)
-    if not guess.sure:
+    if guess.sure:
+        keep = isinstance(declared, str) and base(declared) == guess.lang   # a more specific code stays
+        meta["lang"] = declared if keep else guess.lang
+        meta["lang_prob"] = guess.prob
+    else:
         meta.setdefault("lang", guess.lang)
-        return Record(rec.id, rec.messages, meta), guess, None
-    meta["lang"] = declared if isinstance(declared, str) and base(declared) == guess.lang else guess.lang
-    meta["lang_prob"] = guess.prob
     out = Record(rec.id, rec.messages, meta)
-    if p.match_declared and isinstance(declared, str) and base(declared) != guess.lang:
-        return out, guess, f"detected {guess.lang} ({guess.prob}), declared {declared}"
-    if p.expect_lang and guess.lang not in {base(x) for x in p.expect_lang}:
-        return out, guess, f"detected {guess.lang} ({guess.prob}), expected {', '.join(p.expect_lang)}"
-    return out, guess, None
+    return out, guess, mismatch(rec, guess, p, declared)
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: LangidParams) -> Iterator[Item]:

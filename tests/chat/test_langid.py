@@ -91,7 +91,7 @@ def test_op_sets_meta_lang_and_rejects_unexpected_languages(tmp_path):
     assert [r["meta"]["lang"] for r in kept] == ["zh"] * 6 + ["en"] * 4
     assert all(r["meta"]["lang_prob"] > 0.9 for r in kept)
     assert [(r["reason"], r["record"]["meta"]["lang"]) for r in rejected] == [("wrong_language", "de")] * 2
-    assert rejected[0]["detail"].startswith("detected de (")
+    assert rejected[0]["detail"].startswith("text: detected de (")
     assert (stats["records_in"], stats["records_out"], stats["rejected"]) == (12, 10, 2)
     assert (stats["lang_zh"], stats["lang_en"], stats["lang_de"]) == (6, 4, 2)
     assert stats["dropped_wrong_language"] == 2
@@ -112,7 +112,7 @@ def test_op_checks_the_declared_language(tmp_path):
     rejected = [obj for _, obj in read_jsonl(rd.file("lang", "rejected.jsonl"))]
     assert [r["meta"]["lang"] for r in kept] == ["zh-CN"] * 6     # the more specific declared code stays
     assert len(rejected) == 6
-    assert {r["detail"].split(" (")[0] for r in rejected} == {"detected en", "detected de"}
+    assert {r["detail"].split(" (")[0] for r in rejected} == {"text: detected en", "text: detected de"}
     assert all(r["detail"].endswith("declared zh-CN") for r in rejected)
 
 
