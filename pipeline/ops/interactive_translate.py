@@ -66,7 +66,7 @@ async def session(p: InteractiveTranslateParams, reasks: int, meta: dict, rec: R
     rng = random.Random(f"{p.seed}:{rec.id}")
     target = rng.choice(p.target_langs)
     kinds = rng.sample(list(dict.fromkeys(p.followups)), p.num_followups)
-    src = source_of(rec, p)
+    src = source_of(rec, p.source_lang)
     if src is None:
         return Rejected("unknown_source_language", "set `source_lang` or run `langid` first", record=rec)
     names = p.language_names

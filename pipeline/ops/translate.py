@@ -71,9 +71,10 @@ def targets(rec: Record, p: TranslateParams) -> list[str]:
     return chosen
 
 
-def source_of(rec: Record, p: TranslateParams) -> str | None:
-    if p.source_lang:
-        return p.source_lang
+def source_of(rec: Record, given: str | None) -> str | None:
+    """The record's source language: `given`, else its `meta.lang`, else identified (None: unclear)."""
+    if given:
+        return given
     declared = rec.meta.get("lang")
     if isinstance(declared, str) and declared != "und":
         return declared
@@ -155,7 +156,7 @@ class Job:
 
 async def translate_record(p: TranslateParams, reasks: int, meta: dict, rec: Record, target: str,
                            ask: AsyncAsk) -> Item:
-    src = source_of(rec, p)
+    src = source_of(rec, p.source_lang)
     if src is None:
         return Rejected("unknown_source_language", "set `source_lang` or run `langid` first", record=rec,
                         extra={"lang": target})

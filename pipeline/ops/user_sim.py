@@ -24,9 +24,6 @@ from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
 from pipeline.prompts import load_prompt
 from pipeline.record import Record
 
-SIM_PARAMS = ("model", "temperature", "top_p", "max_tokens", "seed", "stop")
-
-
 class UserSimParams(Params):
     opening: Literal["question", "topic", "material"] = Field(
         "question", description="what the record's first user turn is")
@@ -34,7 +31,8 @@ class UserSimParams(Params):
     max_rounds: int = Field(7, ge=1, le=50)
     samples: int = Field(1, ge=1, le=64, description="dialogues per record")
     seed: int = 0
-    user_llm: LLMSettings | None = Field(None, description="the user simulator's endpoint and model")
+    user_llm: LLMSettings | None = Field(
+        None, description="the user simulator's model or endpoint (keys override the stage's llm:)")
 
     @model_validator(mode="after")
     def _check(self) -> "UserSimParams":
@@ -43,18 +41,14 @@ class UserSimParams(Params):
         return self
 
 
-def sim_params(p: UserSimParams) -> dict:
-    """Request parameters that point the simulator's requests at its own model and sampling."""
-    if p.user_llm is None:
-        return {}
-    return {k: v for k in SIM_PARAMS if (v := getattr(p.user_llm, k)) is not None}
-
-
 def simulator_ask(ctx: StageContext, p: UserSimParams):
-    """The `ask` for simulator requests: another client when `user_llm` names another endpoint."""
-    if p.user_llm is None or p.user_llm.base_url is None:
+    """The `ask` of the user simulator: a client for `user_llm` (its keys on top of the stage's
+    `llm:` settings) sharing the stage's cache and counters; None to use the stage's own."""
+    if p.user_llm is None:
         return None
-    return ctx.llm.sibling(p.user_llm)
+    given = p.user_llm.model_dump(exclude_unset=True)
+    settings = LLMSettings(**{**ctx.llm.settings.model_dump(), **given})
+    return ctx.llm.sibling(settings).ask_async
 
 
 async def opening(rec: Record, p: UserSimParams, rng: random.Random, sim: Talk) -> tuple[str | None, str | None]:
@@ -75,7 +69,7 @@ async def dialogue(p: UserSimParams, reasks: int, base: dict, sim_ask, rec: Reco
     rng = random.Random(f"{p.seed}:{rec.id}:{sample}")
     rounds = rng.randint(p.min_rounds, p.max_rounds)
     assistant = Talk(ask, sample, reasks)
-    sim = Talk(sim_ask or ask, sample, reasks, sim_params(p))
+    sim = Talk(sim_ask or ask, sample, reasks)
     messages = [{"role": "system", "content": rec.system}] if rec.system else []
     user_turn, why = await opening(rec, p, rng, sim)
     failed = sim if why else None

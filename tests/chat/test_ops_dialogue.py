@@ -136,3 +136,26 @@ def test_self_refine_revises_until_no_revision_is_needed(tmp_path, server):
     assert [r["reason"] for r in rejected] == ["unparsable"]
     assert rejected[0]["raw"] == "Looks fine, I guess."
     assert stats["dropped_unparsable"] == 1
+
+
+def test_user_sim_simulator_on_another_endpoint_with_its_own_key(tmp_path, server, model, monkeypatch):
+    from tests.fake_openai import FakeOpenAI
+
+    other = FakeOpenAI(reply_fn=model).start()
+    try:
+        monkeypatch.setenv("SIM_KEY", "sk-simulator-1111")
+        data = write_rows(tmp_path / "q.jsonl", questions("What causes tides?"))
+        recipe = write_recipe(tmp_path, server.base_url, [
+            {"id": "sim", "op": "user_sim", "inputs": ["in"], "min_rounds": 3, "max_rounds": 3,
+             "user_llm": {"model": "sim-model", "base_url": other.base_url, "api_key_env": "SIM_KEY",
+                          "concurrency": 2}}], data=data)
+        run(recipe, tmp_path / "out")
+        (rec,), _, stats = results(tmp_path / "out", "sim")
+        assert rec["meta"]["turns"] == 3 and rec["meta"]["user_model"] == "sim-model"
+        assert [c.last_user[:36] for c in other.calls] == ["You are playing a curious human user"] * 2
+        assert {c.body["model"] for c in other.calls} == {"sim-model"}
+        assert not [c for c in server.calls if c.last_user.startswith("You are playing")]
+        assert len(server.calls) == 3 and stats["requests"] == 5     # both clients count in the stage
+        assert other.auth_seen == {"Bearer sk-simulator-1111"}
+    finally:
+        other.stop()

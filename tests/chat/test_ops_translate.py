@@ -133,3 +133,26 @@ def test_interactive_translate_sessions(tmp_path, server):
     assert len(rec["messages"]) == 6 and rec["meta"]["turns"] == 3
     assert rec["meta"]["lang"] == "zh" and rec["meta"]["source_lang"] == "en"
     assert len(rec["meta"]["followups"]) == 2 and rec["meta"]["termination_reason"] == "followups_done"
+
+
+def test_source_language_from_meta_or_identification(tmp_path, server):
+    rows = [[{"role": "user", "content": "How do I boil an egg so that the yolk stays soft?"}],
+            [{"role": "user", "content": "Ok"}]]                  # too short to tell
+    data = write_rows(tmp_path / "en.jsonl", rows)
+    stages = [{"id": "tr", "op": "translate", "inputs": ["in"], "languages": ["zh"]}]
+    run(write_recipe(tmp_path, server.base_url, stages, data=data), tmp_path / "out")
+    kept, rejected, _ = results(tmp_path / "out", "tr")
+    assert [r["meta"]["source_lang"] for r in kept] == ["en"]
+    assert [r["reason"] for r in rejected] == ["unknown_source_language"]
+
+
+def test_interactive_translate_rejects_a_first_translation_in_the_wrong_language(tmp_path, server, model):
+    model.bayling_request = lambda call, s, p: "Here is the translation, but in English by mistake."
+    data = write_rows(tmp_path / "en.jsonl", english_rows(1)[:1])
+    stages = [{"id": "bay", "op": "interactive_translate", "inputs": ["in"], "target_langs": ["de"],
+               "source_lang": "en"}]
+    run(write_recipe(tmp_path, server.base_url, stages, data=data), tmp_path / "out")
+    kept, rejected, stats = results(tmp_path / "out", "bay")
+    assert not kept and [r["reason"] for r in rejected] == ["wrong_language"]
+    assert rejected[0]["raw"] == "Here is the translation, but in English by mistake."
+    assert stats["requests"] == 2                                  # asked, then re-asked once
