@@ -72,49 +72,54 @@ def _task_lists(ctx: StageContext, pairs: list[tuple[str, str]], p: RolePlayPara
     return [(pair, tasks, raw) for _, pair, tasks, raw in got]
 
 
+async def play(talk: Talk, ref: Referee, a_sys: str, u_sys: str) -> tuple[list[tuple[str, str]], str]:
+    """The agents' exchange until a termination rule fires: (kept pairs, termination reason)."""
+    pairs: list[tuple[str, str]] = []
+    agent_check = checked(refusal_prose=False)   # an honest decline is part of CAMEL's protocol
+    while True:
+        instruction, why = await talk.turn(camel.user_agent_messages(u_sys, pairs), agent_check)
+        if why:
+            return pairs, "llm_error" if why == "llm_error" else "user_terminated"
+        end = ref.after_user(instruction)
+        if end:
+            return pairs, end
+        solution, why = await talk.turn(camel.assistant_agent_messages(a_sys, pairs, instruction), agent_check)
+        if why:
+            return pairs, "llm_error" if why == "llm_error" else "assistant_terminated"
+        end = ref.after_pair(instruction, solution)
+        if end:
+            return pairs, end
+        pairs.append((instruction, solution))
+        end = ref.keep_pair()
+        if end:
+            return pairs, end
+
+
 async def converse(a_role: str, u_role: str, task: str, p: RolePlayParams, reasks: int, meta: dict,
                    ask: AsyncAsk) -> Item:
-    talk = Talk(ask, 0, reasks)
-    seed = Record.new([{"role": "user", "content": task}], {})
+    talk, where = Talk(ask, 0, reasks), f"{a_role} | {u_role} | {task}"
     specified = task
     if p.specify:
         extra = {"temperature": p.specify_temperature} if p.specify_temperature is not None else {}
         specified, why = await talk.turn(camel.specify_messages(a_role, u_role, task, p.word_limit),
                                          checked(), **extra)
         if why:
-            return Rejected(why, "task specifier", raw=talk.raw(), where=f"{a_role} | {u_role} | {task}")
+            return Rejected(why, "task specifier", raw=talk.raw(), where=where)
     a_sys, u_sys = camel.system_prompts(a_role, u_role, specified)
-    limits = Limits(p.max_messages, p.user_no_instruct_threshold, p.assistant_instruct_threshold,
-                    p.repeat_word_threshold, tuple(w.lower() for w in p.repeat_words))
-    ref, pairs, end = Referee(limits), [], None
-    agent_check = checked(refusal_prose=False)   # an honest decline is part of CAMEL's protocol
-    while end is None:
-        instruction, why = await talk.turn(camel.user_agent_messages(u_sys, pairs), agent_check)
-        if why:
-            end = "llm_error" if why == "llm_error" else "user_terminated"
-            break
-        end = ref.after_user(instruction)
-        if end:
-            break
-        solution, why = await talk.turn(camel.assistant_agent_messages(a_sys, pairs, instruction), agent_check)
-        if why:
-            end = "llm_error" if why == "llm_error" else "assistant_terminated"
-            break
-        end = ref.after_pair(instruction, solution)
-        if end:
-            break
-        pairs.append((instruction, solution))
-        end = ref.keep_pair()
+    ref = Referee(Limits(p.max_messages, p.user_no_instruct_threshold, p.assistant_instruct_threshold,
+                         p.repeat_word_threshold, tuple(w.lower() for w in p.repeat_words)))
+    pairs, end = await play(talk, ref, a_sys, u_sys)
     messages = [{"role": "system", "content": a_sys}] if p.keep_system else []
     for instruction, solution in pairs:
         messages += [{"role": "user", "content": instruction}, {"role": "assistant", "content": solution}]
     meta = dict(meta, assistant_role=a_role, user_role=u_role, original_task=task, specified_task=specified,
                 num_messages=ref.messages, model=talk.model)
+    seed = Record.new([{"role": "user", "content": task}], {})
     item = finish(seed, messages, meta, end=end, raw=talk.raw())
     if isinstance(item, Record):
         item.meta.pop("parents", None)   # the seed is a task text, not a record of any stage
         return item
-    return Rejected(item.reason, item.detail, raw=item.raw, where=f"{a_role} | {u_role} | {task}",
+    return Rejected(item.reason, item.detail, raw=item.raw, where=where,
                     extra={**item.extra, "messages": messages})
 
 
