@@ -7,9 +7,10 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, langid, mix
+    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, langid, mix, rouge_novelty
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, export.SPEC, langid.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, export.SPEC,
+             langid.SPEC]
     return {spec.name: spec for spec in specs}
 
 
