@@ -162,6 +162,10 @@ def ops() -> None:
     typer.echo(list_ops())
 
 
+from pipeline.batch_cli import app as batch_app  # noqa: E402 - the `batch` sub-commands
+app.add_typer(batch_app, name="batch")
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -7,10 +7,13 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, langid, mix, rouge_novelty
+    from pipeline.ops import (dedup_exact, export, filter as filter_op, ingest, interactive_translate, langid,
+                              mix, respond, role_play, rouge_novelty, self_chat, self_refine, translate,
+                              user_sim)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, export.SPEC,
-             langid.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, respond.SPEC,
+             export.SPEC, langid.SPEC, self_chat.SPEC, role_play.SPEC, user_sim.SPEC, self_refine.SPEC,
+             translate.SPEC, interactive_translate.SPEC]
     return {spec.name: spec for spec in specs}
 
 

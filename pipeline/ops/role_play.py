@@ -46,7 +46,10 @@ def _roles(ctx: StageContext, side: str, given: list[str], n: int, reasks: int) 
     if given:
         return list(given)
     check = checked(lambda t: None if camel.parse_roles(t, n) else "unparsable")
-    [(text, why)] = list(ctx.llm.run_tasks([partial(_ask_once, camel.roles_messages(side, n), check, reasks)]))
+    got = list(ctx.llm.run_tasks([partial(_ask_once, camel.roles_messages(side, n), check, reasks)]))
+    if not got:                 # nothing answered (a dry run renders only this first request)
+        return []
+    text, why = got[0]
     if why:
         raise ParseError(f"[{ctx.stage_id}] could not get a list of {side} roles from the model ({why}); "
                          f"give `{side}_roles` in the recipe instead")

@@ -44,7 +44,7 @@ class UserSimParams(Params):
 def simulator_ask(ctx: StageContext, p: UserSimParams):
     """The `ask` of the user simulator: a client for `user_llm` (its keys on top of the stage's
     `llm:` settings) sharing the stage's cache and counters; None to use the stage's own."""
-    if p.user_llm is None:
+    if p.user_llm is None or not hasattr(ctx.llm, "sibling"):   # a dry run renders with the stage's own
         return None
     given = p.user_llm.model_dump(exclude_unset=True)
     settings = LLMSettings(**{**ctx.llm.settings.model_dump(), **given})

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
-
-pytest.importorskip("tests.fake_openai", reason="needs the LLM layer's test server")
 from tests.chat.conftest import questions, results, run, write_recipe, write_rows
 
 

@@ -7,8 +7,6 @@ from collections import Counter
 
 import pytest
 
-
-pytest.importorskip("tests.fake_openai", reason="needs the LLM layer's test server")
 from tests.chat.conftest import results, run, write_recipe, write_rows
 from tests.conftest import FIXTURES
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-pytest.importorskip("tests.fake_openai", reason="needs the LLM layer's test server")
+from tests.chat.conftest import results
+from tests.conftest import ROOT, cli
+
 pytest.importorskip("py3langid")
-from tests.chat.conftest import results  # noqa: E402
-from tests.conftest import ROOT, cli  # noqa: E402
 
 
 def run_example(name: str, tmp_path, server) -> None:
@@ -42,3 +42,16 @@ def test_multilingual_recipe(tmp_path, server):
     assert len(sessions) == 20 and {r["meta"]["lang"] for r in sessions} <= {"zh", "de"}
     train = [json.loads(x) for x in (out / "export" / "dataset" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(train) == 80
+
+
+@pytest.mark.parametrize("name, lines", [
+    ("multiturn", ["[baize] dry run: 20 requests", "[ultrachat] dry run: 20 requests",
+                   "[camel] dry run: 4 requests", "[selfee] dry run: 20 requests"]),
+    ("multilingual", ["[translated] dry run: 60 requests", "[sessions] dry run: 20 requests"]),
+])
+def test_example_recipes_dry_run_offline(tmp_path, name, lines):
+    proc = cli("run", str(ROOT / "recipes" / f"{name}.yaml"), "--out", str(tmp_path / name), "--dry-run",
+               env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert proc.returncode == 0, proc.stderr
+    for line in lines:
+        assert line in proc.stderr + proc.stdout

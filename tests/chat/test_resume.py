@@ -11,8 +11,6 @@ import time
 
 import pytest
 
-
-pytest.importorskip("tests.fake_openai", reason="needs the LLM layer's test server")
 from tests.chat.conftest import KEY, lines, questions, results, run, write_recipe, write_rows
 from tests.chat.test_ops_translate import english_rows
 from tests.conftest import ROOT
