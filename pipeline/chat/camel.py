@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.chat.turns import numbered_items
+from pipeline.llm.parsing import numbered_items
 from pipeline.prompts import load_prompt
 
 TASK_DONE = "<CAMEL_TASK_DONE>"
@@ -15,6 +15,12 @@ INSTRUCTION = "Instruction:"
 FAREWELLS = ("goodbye", "good bye", "thank", "bye", "welcome", "language model")
 PROMPTS = ("camel_assistant_roles", "camel_user_roles", "camel_tasks", "camel_task_specifier_system",
            "camel_task_specify", "camel_assistant_system", "camel_user_system", "camel_user_start")
+
+
+def first_lines(text: str) -> list[str]:
+    """The first line of each item of a numbered list (commentary around the list ignored)."""
+    items, _ = numbered_items(text)
+    return [item.splitlines()[0].strip() for item in items]
 
 
 def roles_messages(side: str, num_roles: int) -> list[dict]:
@@ -25,7 +31,7 @@ def roles_messages(side: str, num_roles: int) -> list[dict]:
 def parse_roles(text: str, num_roles: int) -> list[str]:
     """Role names from a numbered list (markdown emphasis and trailing notes removed), unique."""
     roles: list[str] = []
-    for item in numbered_items(text):
+    for item in first_lines(text):
         name = re.split(r"\s+[-–—:(]\s*|:\s*", item.replace("**", ""), maxsplit=1)[0].strip(" .")
         if name and name not in roles:
             roles.append(name)
@@ -39,11 +45,8 @@ def tasks_messages(assistant_role: str, user_role: str, num_tasks: int) -> list[
 
 
 def parse_tasks(text: str, num_tasks: int) -> list[str] | None:
-    """The task list, read from the line holding `1.` on; None unless exactly `num_tasks` items."""
-    start = text.find("1.")
-    if start < 0:
-        return None
-    tasks = [t for t in numbered_items(text[text.rfind("\n", 0, start) + 1:]) if t]
+    """The numbered task list; None unless it holds exactly `num_tasks` items (as CAMEL requires)."""
+    tasks = first_lines(text)
     return tasks if len(tasks) == num_tasks else None
 
 

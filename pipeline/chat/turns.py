@@ -1,11 +1,9 @@
-"""Text helpers shared by the conversation ops: labelled transcripts, simulated user turns,
-numbered lists."""
+"""Text helpers shared by the conversation ops: labelled transcripts and simulated user turns."""
 
 from __future__ import annotations
 
 import re
 
-_NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[-*•])\s*[.)、:]?\s+(.+?)\s*$")
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:user|human|you|me|\[human\]|\[user\])(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*",
                     re.I)
 
@@ -26,13 +24,3 @@ def clean_user_turn(text: str) -> str:
     if len(out) >= 2 and out[0] == out[-1] and out[0] in "\"'“”" or (out[:1], out[-1:]) == ("“", "”"):
         out = out[1:-1].strip()
     return out
-
-
-def numbered_items(text: str) -> list[str]:
-    """Items of a numbered or bulleted list, in order, text only (`1. Chef` -> `Chef`)."""
-    items = []
-    for line in text.splitlines():
-        m = _NUMBERED.match(line)
-        if m:
-            items.append(m.group(1).strip())
-    return items

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.chat import selfee
 from pipeline.chat.protect import protect, restore, strip_protected
-from pipeline.chat.turns import clean_user_turn, numbered_items
+from pipeline.chat.turns import clean_user_turn
 
 
 @pytest.mark.parametrize("text,needed", [
@@ -34,10 +34,6 @@ def test_clean_revision_drops_label():
 ])
 def test_clean_user_turn(raw, clean):
     assert clean_user_turn(raw) == clean
-
-
-def test_numbered_items_reads_numbers_and_bullets():
-    assert numbered_items("Intro\n1. a\n2) b\n- c\n10. d\nnot an item") == ["a", "b", "c", "d"]
 
 
 SAMPLE = """Write a function `slugify(text)` that follows https://example.com/spec?v=2.
