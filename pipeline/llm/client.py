@@ -63,6 +63,8 @@ class StageClient:
     def __init__(self, stage_id: str, settings: LLMSettings, base_url: str, run_dir: Path,
                  counters: Counter, *, sleep: Callable[[float], Awaitable[None]] | None = None):
         self.stage_id, self.settings, self.counters = stage_id, settings, counters
+        self.run_dir = Path(run_dir)
+        self.siblings: list[StageClient] = []
         self.model = settings.model or ""
         self.base_url, self.endpoint = base_url, public_url(base_url)
         self.cache = ResponseCache(run_dir)
@@ -216,6 +218,16 @@ class StageClient:
             task.cancel()
         self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
+    def sibling(self, settings: LLMSettings) -> "StageClient":
+        """A client for another model or endpoint within this stage (e.g. a user simulator): its
+        own key, pool and limits; this stage's event loop, cache and counters; closed with this one."""
+        other = StageClient(self.stage_id, settings, resolve_base_url(settings.base_url), self.run_dir,
+                            self.counters)
+        other.loop.close()
+        other.loop = self.loop
+        self.siblings.append(other)
+        return other
+
     def raise_failures(self) -> None:
         failures, self.failures = self.failures, []
         if not failures:
@@ -235,6 +247,9 @@ class StageClient:
         if self.loop.is_closed():
             return
         try:
+            for other in self.siblings:
+                self.loop.run_until_complete(other.transport.aclose())
+                other.cache.close()
             self.loop.run_until_complete(self.transport.aclose())
         finally:
             self.loop.close()

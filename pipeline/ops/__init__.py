@@ -7,13 +7,20 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import (decontaminate, dedup_exact, dedup_minhash, dedup_semantic, export,
-                              filter as filter_op, ifd, ingest, judge, mix, pairs, respond,
-                              rouge_novelty, score_deita, select, tag)
+    from pipeline.ops import (decontaminate, dedup_exact, dedup_minhash, dedup_semantic,
+                              export, filter as filter_op, ifd, ingest,
+                              interactive_translate, judge, langid, mix, pairs, respond, role_play,
+                              rouge_novelty, score_deita, select, self_chat, self_refine,
+                              tag, translate, user_sim)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC,
-             rouge_novelty.SPEC, filter_op.SPEC, decontaminate.SPEC, respond.SPEC, judge.SPEC,
-             score_deita.SPEC, tag.SPEC, select.SPEC, ifd.SPEC, pairs.SPEC, export.SPEC]
+    ingest_and_mix = [ingest.SPEC, mix.SPEC]
+    generation = [respond.SPEC]
+    conversation = [self_chat.SPEC, role_play.SPEC, user_sim.SPEC, self_refine.SPEC, translate.SPEC,
+                    interactive_translate.SPEC, langid.SPEC]
+    curation = [dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC, rouge_novelty.SPEC,
+                filter_op.SPEC, decontaminate.SPEC, judge.SPEC, score_deita.SPEC, tag.SPEC, select.SPEC,
+                ifd.SPEC, pairs.SPEC]
+    specs = ingest_and_mix + generation + conversation + curation + [export.SPEC]
     return {spec.name: spec for spec in specs}
 
 
