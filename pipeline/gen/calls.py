@@ -1,0 +1,80 @@
+"""LLM call helpers shared by the generation ops: chat or completion requests, replies in request
+order, and what makes a reply unusable.
+
+Completion-style endpoints (`llm.endpoint: completions`) get the prompt text as it is; chat
+endpoints get it as one user message (the prompts carry a chat variant of their closing line).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pipeline.llm.types import Reply, Request
+from pipeline.ops.base import StageContext
+
+
+def uses_completions(ctx: StageContext) -> bool:
+    """True when the stage's `llm.endpoint` is `completions` (the client exposes its settings)."""
+    settings = getattr(ctx.llm, "settings", None)
+    endpoint = getattr(settings, "endpoint", None) or ctx.extra.get("llm_endpoint")
+    return endpoint == "completions"
+
+
+def text_request(prompt: str, *, completion: bool, sample: int = 0, tag: Any = None,
+                 system: str | None = None, **params: Any) -> Request:
+    """A request for `prompt`: completion text, or a chat turn (after `system`, if given)."""
+    if completion:
+        return Request.completion(prompt, sample=sample, tag=tag, **params)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": prompt})
+    return Request.chat(messages, sample=sample, tag=tag, **params)
+
+
+def ask_all(ctx: StageContext, requests: list[Request]) -> list[Reply]:
+    """Send `requests` concurrently; return the replies in request order.
+
+    Each request's `tag` must be its index in the list (the layer answers in any order).
+    """
+    if not requests:
+        return []
+    out: list[Reply | None] = [None] * len(requests)
+    for reply in ctx.llm.run(requests):
+        out[reply.request.tag] = reply
+    missing = [i for i, r in enumerate(out) if r is None]
+    if missing:
+        raise RuntimeError(f"the LLM layer returned no reply for requests {missing[:5]}")
+    return out  # type: ignore[return-value]
+
+
+def tagged(requests: Iterable[Request]) -> list[Request]:
+    """The requests with `tag` set to their index (for `ask_all`)."""
+    return [Request(r.messages, r.prompt, r.params, r.sample, i) for i, r in enumerate(requests)]
+
+
+def reply_problem(reply: Reply, *, allow_truncated: bool = False) -> tuple[str, str] | None:
+    """Why a reply gives nothing to parse: (reason, detail), or None.
+
+    List replies cut by the length limit still hold whole items (`allow_truncated`); a single
+    answer cut off is `truncated`.
+    """
+    if reply.error is not None:
+        return "llm_error", reply.error
+    if reply.refusal:
+        return "refusal", reply.refusal
+    if reply.text is None or not reply.text.strip():
+        return "empty_reply", f"no text (finish_reason={reply.finish_reason})"
+    if not reply.complete and not (allow_truncated and reply.finish_reason == "length"):
+        return ("truncated" if reply.finish_reason == "length" else "incomplete",
+                f"finish_reason={reply.finish_reason}")
+    return None
+
+
+def truncated(reply: Reply) -> bool:
+    return reply.finish_reason == "length"
+
+
+def model_of(reply: Reply) -> str | None:
+    """The model that answered, as the response names it."""
+    raw = reply.raw
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return model if isinstance(model, str) and model else None

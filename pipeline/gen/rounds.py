@@ -1,0 +1,65 @@
+"""The round loop of Self-Instruct-style generators: send a round of requests, handle the replies
+in request order, stop at the target or when rounds stop paying off.
+
+Requests of a round are a pure function of the round number, the seeded rng and what earlier
+rounds kept, and replies are handled in request order, so a resumed run asks the same
+questions (answered from the cache) and reaches the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from pipeline.gen.calls import ask_all
+from pipeline.llm.types import Reply, Request
+from pipeline.ops.base import Item, StageContext
+from pipeline.record import Record
+
+
+@dataclass
+class RoundState:
+    """Where the loop is: `room` is how many more records may still be kept."""
+
+    round: int = 0
+    requests: int = 0
+    kept: int = 0
+    room: int = 0
+
+
+Build = Callable[[RoundState], list[Request]]
+Handle = Callable[[Reply, int, RoundState], Iterator[Item]]
+
+
+def run_rounds(ctx: StageContext, *, target: int, build: Build, handle: Handle,
+               max_rounds: int | None, patience: int) -> Iterator[Item]:
+    """Yield every item `handle` makes, round after round, until `target` records are kept.
+
+    `build(state)` gives the round's requests (sample indices and tags are set here: the
+    sample index is the request's number in the whole run, so equal prompts in two rounds are
+    two samples). `handle(reply, request_no, state)` yields kept records and rejections; each
+    yielded item is counted as `generated`. The loop stops after `patience` rounds in a row that
+    keep nothing (counter `stopped_stalled`) or after `max_rounds`.
+    """
+    state = RoundState(room=target)
+    stalls = 0
+    while state.kept < target and (max_rounds is None or state.round < max_rounds):
+        first = state.requests
+        requests = [Request(r.messages, r.prompt, r.params, first + i, i) for i, r in enumerate(build(state))]
+        if not requests:
+            break
+        state.requests += len(requests)
+        before = state.kept
+        for i, reply in enumerate(ask_all(ctx, requests)):
+            for item in handle(reply, first + i, state):
+                ctx.count("generated")
+                if isinstance(item, Record):
+                    state.kept += 1
+                    state.room = target - state.kept
+                yield item
+        ctx.count("rounds")
+        state.round += 1
+        stalls = stalls + 1 if state.kept == before else 0
+        if stalls >= patience and state.kept < target:
+            ctx.count("stopped_stalled")
+            break
