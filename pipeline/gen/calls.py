@@ -51,11 +51,14 @@ def tagged(requests: Iterable[Request]) -> list[Request]:
     return [Request(r.messages, r.prompt, r.params, r.sample, i) for i, r in enumerate(requests)]
 
 
+TRUNCATION = ("length", "model_length", "max_tokens")
+
+
 def reply_problem(reply: Reply, *, allow_truncated: bool = False) -> tuple[str, str] | None:
     """Why a reply gives nothing to parse: (reason, detail), or None.
 
     List replies cut by the length limit still hold whole items (`allow_truncated`); a single
-    answer cut off is `truncated`.
+    answer cut off is `truncated`; any other unfinished reply (content filter) is `incomplete`.
     """
     if reply.error is not None:
         return "llm_error", reply.error
@@ -63,14 +66,11 @@ def reply_problem(reply: Reply, *, allow_truncated: bool = False) -> tuple[str, 
         return "refusal", reply.refusal
     if reply.text is None or not reply.text.strip():
         return "empty_reply", f"no text (finish_reason={reply.finish_reason})"
-    if not reply.complete and not (allow_truncated and reply.finish_reason == "length"):
-        return ("truncated" if reply.finish_reason == "length" else "incomplete",
-                f"finish_reason={reply.finish_reason}")
-    return None
-
-
-def truncated(reply: Reply) -> bool:
-    return reply.finish_reason == "length"
+    if reply.complete:
+        return None
+    if reply.finish_reason in TRUNCATION:
+        return None if allow_truncated else ("truncated", f"finish_reason={reply.finish_reason}")
+    return "incomplete", f"finish_reason={reply.finish_reason}"
 
 
 def model_of(reply: Reply) -> str | None:

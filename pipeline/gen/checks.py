@@ -30,6 +30,11 @@ def clean_instruction(text: str, capitalize: Capitalize = "first") -> str:
     return text[0].upper() + text[1:]
 
 
+def prompt_line(text: str) -> str:
+    """A task as shown in a prompt: whitespace collapsed, trailing ':' removed (reference)."""
+    return re.sub(r"\s+", " ", text).strip().rstrip(":")
+
+
 @lru_cache(maxsize=64)
 def _banned_re(words: tuple[str, ...]) -> re.Pattern | None:
     if not words:

@@ -11,16 +11,17 @@ classification tasks, input-first otherwise.
 
 from __future__ import annotations
 
-import re
+from functools import partial
 from typing import Iterator
 
 from pydantic import Field
 
 from pipeline.errors import InputError
-from pipeline.gen.calls import model_of, reply_problem, text_request, uses_completions
-from pipeline.gen.checks import SELF_INSTRUCT_BANNED, clean_instruction, instruction_problem
+from pipeline.gen.calls import text_request, uses_completions
+from pipeline.gen.candidates import judge, list_items, provenance
+from pipeline.gen.checks import SELF_INSTRUCT_BANNED, clean_instruction, prompt_line
 from pipeline.gen.lists import parse_task_list
-from pipeline.gen.novelty import seeded_pool, similarity_meta, too_similar
+from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
 from pipeline.gen.rounds import RoundState, run_rounds
@@ -29,7 +30,7 @@ from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParam
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.prompts import load_prompt
-from pipeline.record import Record, Rejected
+from pipeline.record import Record
 
 TASKS_PROMPT = "self_instruct_tasks"
 
@@ -47,11 +48,6 @@ class SelfInstructParams(InstanceParams, ListGenParams):
     max_tokens: int = Field(1024, ge=1)
     generate_instances: bool = Field(True, description="classify each kept task and generate its instances; "
                                      "false: output the instructions as open records")
-
-
-def prompt_line(text: str) -> str:
-    """A task as shown in a prompt: whitespace collapsed, trailing ':' removed (reference)."""
-    return re.sub(r"\s+", " ", text).strip().rstrip(":")
 
 
 def build_tasks_prompt(instructions: list[str], *, classification: bool, first: int, last: int,
@@ -108,45 +104,21 @@ class Bootstrap:
     def handle(self, reply: Reply, n: int, state: RoundState) -> Iterator[Item]:
         shown = self.shown.pop(n)
         where = f"request {n}"
-        problem = reply_problem(reply, allow_truncated=True)
-        if problem:
-            yield Rejected(problem[0], problem[1], raw=reply.text, where=where)
-            return
-        pieces = parse_task_list(reply.text, len(shown) + 1, leading_is_item=self.completion,
-                                 truncated=not reply.complete)
-        if not pieces:
-            yield Rejected("no_items", "no numbered task in the reply", raw=reply.text, where=where)
-            return
-        meta = {"source": "self_instruct", "stage": self.ctx.stage_id, "round": state.round, "request": n,
-                "prompt": self.prompt_ref, "parents": [i for i, _ in shown]}
-        model = model_of(reply)
-        if model:
-            meta["model"] = model
+        meta = provenance(reply, source="self_instruct", stage=self.ctx.stage_id, round=state.round,
+                          request=n, prompt=self.prompt_ref, parents=[i for i, _ in shown])
         echoes = {prompt_line(t).lower() for _, t in shown}
-        for piece in pieces:
-            yield self.candidate(piece, meta, echoes, where, state)
+        parse = partial(parse_task_list, first=len(shown) + 1, leading_is_item=self.completion)
+        yield from list_items(reply, where, parse, lambda piece: self.candidate(piece, meta, echoes, state))
 
-    def candidate(self, piece: Piece, meta: dict, echoes: set[str], where: str, state: RoundState) -> Item:
-        if not piece.ok:
-            return Rejected(piece.problem, piece.detail, raw=piece.raw, where=where)
+    def candidate(self, piece: Piece, meta: dict, echoes: set[str], state: RoundState) -> Item:
         p = self.p
         text = clean_instruction(piece.fields["instruction"], p.capitalize)
-        if not text:
-            return Rejected("empty", "empty list item", raw=piece.raw, where=where)
-        rec = Record.new([{"role": "user", "content": text}], {**meta, "instruction": text, "input": ""})
-        if text.lower() in echoes:
-            return Rejected("echoed_example", "repeats a task of the prompt", record=rec)
-        problem = instruction_problem(text, p.banned_words, p.min_words, p.max_words)
-        if problem:
-            return Rejected(problem[0], problem[1], record=rec)
-        if state.room <= 0:
-            return Rejected("target_reached", f"{p.target} instructions already kept", record=rec)
-        verdict = self.pool.check_and_add(text)
-        if not verdict.keep:
-            return too_similar(verdict, p.threshold, rec)
-        rec.meta.update(similarity_meta(verdict))
-        self.machine.append((rec.id, text))
-        return rec
+        rec = Record.new([{"role": "user", "content": text or piece.raw}],
+                         {**meta, "instruction": text, "input": ""})
+        kept = judge(rec, text, p, self.pool, state.room, p.banned_words, echoes)
+        if isinstance(kept, Record):
+            self.machine.append((rec.id, text))
+        return kept
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> Iterator[Item]:
