@@ -7,7 +7,7 @@ endpoints get it as one user message (the prompts carry a chat variant of their 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import StageContext
@@ -78,3 +78,17 @@ def model_of(reply: Reply) -> str | None:
     raw = reply.raw
     model = raw.get("model") if isinstance(raw, dict) else None
     return model if isinstance(model, str) and model else None
+
+
+def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[Any]:
+    """Values of `(index, value)` pairs arriving in any order, yielded in index order as soon as
+    every earlier index has arrived (deterministic output without waiting for the end)."""
+    pending: dict[int, Any] = {}
+    nxt = 0
+    for index, value in results:
+        pending[index] = value
+        while nxt in pending:
+            yield pending.pop(nxt)
+            nxt += 1
+    if pending:
+        raise RuntimeError(f"results missing before index {min(pending)}")

@@ -51,6 +51,16 @@ def unique_seeds(records: Iterable[Record]) -> list[Seed]:
     return out
 
 
+def first_per_instruction(records: Iterable[Record]) -> list[Record]:
+    """The first record of each distinct, non-empty first user turn, in input order."""
+    out, seen = [], set()
+    for rec in records:
+        if rec.instruction.strip() and rec.instruction not in seen:
+            seen.add(rec.instruction)
+            out.append(rec)
+    return out
+
+
 def hand_over(ctx: StageContext, records: list[Record], pass_seeds: bool) -> Iterator[Record]:
     """Seed records go to the output (`pass_seeds`) or are counted as `consumed`."""
     if pass_seeds:
