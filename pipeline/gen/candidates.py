@@ -40,19 +40,22 @@ def provenance(reply: Reply, **meta: Any) -> dict:
 
 
 def judge(rec: Record, text: str, p: Any, pool: Any, room: int, banned: tuple[str, ...],
-          echoes: set[str] = frozenset()) -> Record | Rejected:
+          echoes: set[str] = frozenset(), **rules: Any) -> Record | Rejected:
     """Keep `rec` (whose instruction is `text`) or reject it: a repeat of a prompt example (lower-
-    cased text in `echoes`), the rules, then the target, then novelty.
+    cased text in `echoes`), the rules (`rules` go to `instruction_problem`), then the target,
+    then novelty (no `pool`: no novelty filter).
 
     A kept text joins `pool` at once, so the next candidate is checked against it too.
     """
     if text.lower() in echoes:
         return Rejected("echoed_example", "repeats a task of the prompt", record=rec)
-    problem = instruction_problem(text, banned, p.min_words, p.max_words)
+    problem = instruction_problem(text, banned, p.min_words, p.max_words, **rules)
     if problem:
         return Rejected(problem[0], problem[1], record=rec)
     if room <= 0:
         return Rejected("target_reached", f"{p.target} instructions already kept", record=rec)
+    if pool is None:
+        return rec
     verdict = pool.check_and_add(text)
     if not verdict.keep:
         return too_similar(verdict, p.threshold, rec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 from functools import lru_cache
-from typing import Literal
+from typing import Callable, Literal
 
 SELF_INSTRUCT_BANNED = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
                         "map", "maps", "draw", "plot", "go to")
@@ -19,10 +19,11 @@ ALPACA_BANNED = SELF_INSTRUCT_BANNED + ("video", "audio", "music", "flowchart", 
 Capitalize = Literal["first", "python", "none"]
 
 
-def clean_instruction(text: str, capitalize: Capitalize = "first") -> str:
-    """Collapse whitespace and strip; `first` upper-cases the first character only, `python`
-    applies `str.capitalize()` like the Self-Instruct code (it lower-cases the rest)."""
-    text = re.sub(r"\s+", " ", text).strip()
+def clean_instruction(text: str, capitalize: Capitalize = "first", collapse: bool = True) -> str:
+    """Strip, collapse whitespace (unless `collapse` is false: multi-line instructions); `first`
+    upper-cases the first character only, `python` applies `str.capitalize()` like the
+    Self-Instruct code (it lower-cases the rest)."""
+    text = re.sub(r"\s+", " ", text).strip() if collapse else text.strip()
     if not text or capitalize == "none":
         return text
     if capitalize == "python":
@@ -43,14 +44,16 @@ def _banned_re(words: tuple[str, ...]) -> re.Pattern | None:
 
 
 def instruction_problem(text: str, banned: tuple[str, ...] = SELF_INSTRUCT_BANNED,
-                        min_words: int = 3, max_words: int = 150) -> tuple[str, str] | None:
+                        min_words: int = 3, max_words: int = 150, *, start_rules: bool = True,
+                        count_words: Callable[[str], int] = lambda t: len(t.split())) -> tuple[str, str] | None:
     """The first rule a cleaned instruction breaks, as (reason, detail), or None.
 
     `min_words` is exclusive (the reference drops `<= 3` words), `max_words` inclusive.
+    `start_rules` are the punctuation and non-ASCII first-character rules (English-only data).
     """
     if not text:
         return "empty", "no text"
-    words = len(text.split())
+    words = count_words(text)
     if words <= min_words:
         return "too_short", f"{words} words <= {min_words}"
     if words > max_words:
@@ -61,6 +64,8 @@ def instruction_problem(text: str, banned: tuple[str, ...] = SELF_INSTRUCT_BANNE
         return "banned_keyword", f"contains {hit.group(1)!r}"
     if text.lower().startswith("write a program"):
         return "write_a_program", "starts with 'Write a program'"
+    if not start_rules:
+        return None
     if text[0] in string.punctuation:
         return "starts_with_punctuation", f"starts with {text[0]!r}"
     if not text[0].isascii():

@@ -19,29 +19,33 @@ _ALPACA_START = re.compile(r"^\s*(?:###|\d+\.\s+Instruction:)")
 NOINPUT = re.compile(r"^\s*<\s*no\s*input\s*>\s*$", re.IGNORECASE)
 
 
-def _item_and_tail(number: int | None, body: str) -> list[Piece]:
+def _item_and_tail(number: int | None, body: str, blank_ends_item: bool) -> list[Piece]:
     """An item's text up to the first blank line; anything after it is commentary."""
-    parts = _BLANK.split(body.strip(), maxsplit=1)
+    parts = _BLANK.split(body.strip(), maxsplit=1) if blank_ends_item else [body.strip()]
     out = [Piece({"instruction": parts[0].strip()}, parts[0], number)]
     if len(parts) > 1 and parts[1].strip():
         out.append(Piece({}, parts[1].strip(), None, "commentary", "text after the list item"))
     return out
 
 
-def parse_task_list(text: str, first: int, *, leading_is_item: bool, truncated: bool = False) -> list[Piece]:
-    """The numbered tasks of a reply, in order; `first` is the number the list continues from."""
+def parse_task_list(text: str, first: int, *, leading_is_item: bool, truncated: bool = False,
+                    blank_ends_item: bool = True) -> list[Piece]:
+    """The numbered tasks of a reply, in order; `first` is the number the list continues from.
+
+    With `blank_ends_item` false an item runs to the next number (items holding paragraphs).
+    """
     text = text.replace("\r\n", "\n")
     marks = list(_MARK.finditer(text))
     pieces: list[Piece] = []
     head = text[:marks[0].start()] if marks else text
     if head.strip():
         if leading_is_item:
-            pieces += _item_and_tail(first, head)
+            pieces += _item_and_tail(first, head, blank_ends_item)
         else:
             pieces.append(Piece({}, head.strip(), None, "commentary", "text before the list"))
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        pieces += _item_and_tail(int(m.group(1)), text[m.end():end])
+        pieces += _item_and_tail(int(m.group(1)), text[m.end():end], blank_ends_item)
     return mark_truncated(pieces) if truncated else pieces
 
 
