@@ -63,3 +63,12 @@ def run_rounds(ctx: StageContext, *, target: int, build: Build, handle: Handle,
         if stalls >= patience and state.kept < target:
             ctx.count("stopped_stalled")
             break
+
+
+def hold_kept(items: Iterator[Item], kept: list[Record]) -> Iterator[Item]:
+    """Pass rejections on; hold kept records back in `kept` (for a second phase of calls)."""
+    for item in items:
+        if isinstance(item, Record):
+            kept.append(item)
+        else:
+            yield item

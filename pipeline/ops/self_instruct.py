@@ -24,7 +24,7 @@ from pipeline.gen.lists import parse_task_list
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, run_rounds
+from pipeline.gen.rounds import RoundState, hold_kept, run_rounds
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParams, with_instances
 from pipeline.llm.types import Reply, Request
@@ -131,16 +131,16 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> I
         raise InputError(f"stage {ctx.stage_id}: no {which} in the input ({len(records)} records)")
     yield from hand_over(ctx, records, p.pass_seeds)
     loop = Bootstrap(ctx, p, seeds)
+    items = run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
+                       max_rounds=p.max_rounds, patience=p.patience)
+    if not p.generate_instances:
+        yield from items
+        ctx.count("instructions_kept", len(loop.machine))
+        return
     kept: list[Record] = []
-    for item in run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
-                           max_rounds=p.max_rounds, patience=p.patience):
-        if isinstance(item, Record) and p.generate_instances:
-            kept.append(item)
-        else:
-            yield item
-    ctx.count("instructions_kept", len(loop.machine))
-    if p.generate_instances:
-        yield from with_instances(ctx, kept, p, loop.completion, p.seed)
+    yield from hold_kept(items, kept)
+    ctx.count("instructions_kept", len(kept))
+    yield from with_instances(ctx, kept, p, loop.completion, p.seed)
 
 
 def prompt_names(p: SelfInstructParams) -> tuple[str, ...]:

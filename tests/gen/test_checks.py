@@ -31,4 +31,5 @@ def test_kept_and_word_boundaries():
     assert instruction_problem("Sort these four numbers ascending") is None
     assert instruction_problem("Explain what a mapping between two sets is") is None  # 'map' is whole-word only
     assert instruction_problem("Describe a music festival you would like to attend") is None
-    assert instruction_problem("Describe a music festival you would like to attend", ALPACA_BANNED)[0] == "banned_keyword"
+    music = "Describe a music festival you would like to attend"
+    assert instruction_problem(music, ALPACA_BANNED)[0] == "banned_keyword"

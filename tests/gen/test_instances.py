@@ -56,7 +56,8 @@ def test_chat_style_markdown_examples_and_preamble():
 
 
 def test_example_word_inside_an_output_is_not_a_marker():
-    text = "Example 1\nTopic: fruit\nOutput: Examples of fruit are apples and pears.\nExample 2\nTopic: tools\nOutput: A hammer."
+    text = ("Example 1\nTopic: fruit\nOutput: Examples of fruit are apples and pears.\n"
+            "Example 2\nTopic: tools\nOutput: A hammer.")
     assert fields(parse_generation_instances(text)) == [("Topic: fruit", "Examples of fruit are apples and pears."),
                                                         ("Topic: tools", "A hammer.")]
 
@@ -90,7 +91,8 @@ def test_invalid_instances_are_marked():
 
 
 def test_same_input_with_different_outputs_drops_every_instance():
-    text = "Example 1\nWord: lead\nOutput: a metal\nExample 2\nWord: lead\nOutput: to guide\nExample 3\nWord: tin\nOutput: a metal"
+    text = ("Example 1\nWord: lead\nOutput: a metal\nExample 2\nWord: lead\nOutput: to guide\n"
+            "Example 3\nWord: tin\nOutput: a metal")
     pieces = filter_instances(parse_generation_instances(text))
     assert [p.problem for p in pieces] == ["conflicting_outputs"] * 3
 
