@@ -31,7 +31,10 @@ class CatalogEntry:
 def catalog() -> dict[str, CatalogEntry]:
     entries = {}
     for path in sorted(sources_dir().glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: bad catalog entry: {e}") from None
         try:
             entry = CatalogEntry(**raw)
         except TypeError as e:

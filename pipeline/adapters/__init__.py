@@ -7,7 +7,8 @@ from types import ModuleType
 
 from pipeline.errors import ConfigError
 
-ADAPTERS = ("alpaca", "messages", "self_instruct_seeds")
+ADAPTERS = ("alpaca", "messages", "self_instruct_seeds", "sni", "flan", "promptsource", "unnatural",
+            "oig", "dolly", "oasst", "sharegpt", "coig")
 
 
 def get_adapter(name: object) -> ModuleType:

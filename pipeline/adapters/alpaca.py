@@ -1,7 +1,8 @@
 """Alpaca format: `instruction`, `input`, `output`, optional `system` and `history` [[q, a], ...].
 
 JSON array or JSONL. `<noinput>` counts as empty. An empty `output` gives an open record
-(an instruction waiting for its answer).
+(an instruction waiting for its answer). A missing `instruction` key is `bad_schema:instruction`;
+a null or empty one is `empty_instruction`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish, reject_row,
-                                    text, user_text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
+                                    instruction_record, need_object, put_meta, reject_row, text)
 from pipeline.ops.base import Item, StageContext
-from pipeline.record import Rejected
 
 NAME = "alpaca"
 DESCRIPTION = "Alpaca-format instruction data (instruction/input/output, optional system and history)"
@@ -30,6 +30,7 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 def convert(row: dict, where: str, params: Params, src: Source) -> Item:
     try:
+        need_object(row, "instruction")
         instruction = text(row, "instruction")
         extra = text(row, "input")
         output = text(row, "output")
@@ -37,20 +38,14 @@ def convert(row: dict, where: str, params: Params, src: Source) -> Item:
         history = history_turns(row.get("history"))
     except FieldError as err:
         return reject_row(where, row, err)
-    if not instruction.strip():
-        return Rejected("empty_instruction", "instruction is empty", raw=row, where=where)
     if NOINPUT.match(extra):
         extra = ""
-    messages = [{"role": "system", "content": system}] if system.strip() else []
-    messages += history
-    messages.append({"role": "user", "content": user_text(instruction, extra, params.input_separator)})
-    if output.strip():
-        messages.append({"role": "assistant", "content": output.strip()})
+    prefix = [{"role": "system", "content": system.strip()}] if system.strip() else []
     meta = {"source": src.label}
-    for key in ("id", "category"):
-        if isinstance(row.get(key), (str, int)) and not isinstance(row.get(key), bool):
-            meta["orig_id" if key == "id" else key] = row[key]
-    return finish(messages, meta, where)
+    put_meta(meta, "orig_id", row.get("id"))
+    put_meta(meta, "category", row.get("category"))
+    return instruction_record(instruction, extra, output, meta, where, row, params.input_separator,
+                              prefix + history)
 
 
 def history_turns(history: object) -> list[dict]:

@@ -7,15 +7,20 @@ which counts them as `records_in`, so every row must end as records or rejected 
 
 from __future__ import annotations
 
+import codecs
 import csv
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.errors import InputError
-from pipeline.jsonl import BadLine, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
-from pipeline.ops.base import Params, StageContext
+from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
+from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages
+
+log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".npy", ".npz", ".bin", ".ckpt"}
 ROW_SUFFIXES = {".json", ".jsonl", ".parquet", ".csv", ".tsv"}
@@ -49,14 +54,27 @@ class Source:
             return found
         return [self.path]
 
-    def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True) -> Iterator[tuple[str, Any]]:
+    def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True,
+             select: Callable[[Any], str | None] | None = None) -> Iterator[tuple[str, Any]]:
         """Yield `(where, row)` for each row taken, counting it in `records_in`.
 
-        With `limit`, only the first `limit` rows are taken; with `limit` and `seed`, a seeded
-        uniform sample of `limit` rows, in file order. `rows_seen` counts every row read.
-        Bad JSON lines come through as `BadLine` values in lenient mode.
+        `select(row)` returns None to take a row or a reason to skip it (counted as
+        `skipped_<reason>`, not taken: a selection like `limit`, not a rejection). With `limit`,
+        only the first `limit` rows are taken; with `limit` and `seed`, a seeded uniform sample
+        of `limit` rows, in file order. `rows_seen` counts every row read. Bad JSON lines come
+        through as `BadLine` values in lenient mode.
         """
-        raw = self._hub_rows() if self.hub else self._file_rows(suffixes)
+        return self.taken(self.raw_rows(suffixes), sample=sample, select=select)
+
+    def raw_rows(self, suffixes: set[str] = ROW_SUFFIXES) -> Iterator[tuple[str, Any]]:
+        """Every row of the source, counted in `rows_seen` only (not yet taken)."""
+        return self._hub_rows() if self.hub else self._file_rows(suffixes)
+
+    def taken(self, raw: Iterable[tuple[str, Any]], *, sample: bool = True,
+              select: Callable[[Any], str | None] | None = None) -> Iterator[tuple[str, Any]]:
+        """Apply `select` and `limit`/`seed` to rows and count the ones taken as `records_in`."""
+        if select is not None:
+            raw = selected(raw, select, self.ctx)
         if sample and self.limit is not None:
             raw = take(raw, self.limit, self.seed, self.ctx)
         for where, row in raw:
@@ -64,23 +82,54 @@ class Source:
             yield where, row
 
     def _file_rows(self, suffixes: set[str]) -> Iterator[tuple[str, Any]]:
+        return self.read_files(suffixes, lambda path: read_rows(path, lenient=self.lenient))
+
+    def read_files(self, suffixes: set[str], reader: Callable[[Path], Iterable[tuple[str, Any]]]
+                   ) -> Iterator[tuple[str, Any]]:
+        """Rows of every local file through `reader`, counted in `rows_seen`; a file without
+        rows is counted in `empty_files` and logged (a warning, not an error)."""
         for path in self.files(suffixes):
-            for item in read_rows(path, lenient=self.lenient):
+            n = 0
+            for item in reader(path):
+                n += 1
                 self.ctx.count("rows_seen")
                 yield item
+            if n == 0:
+                self.ctx.count("empty_files")
+                log.warning("%s: empty file (no rows)", path)
 
     def _hub_rows(self) -> Iterator[tuple[str, Any]]:
+        check_hub_id(self.hub)
         try:
             import datasets
         except ImportError as e:  # pragma: no cover - datasets is a core dependency
             raise InputError(f"reading {self.hub} needs the 'datasets' package") from e
         try:
+            # Streaming keeps memory flat; remote code is never enabled (datasets 4+ has none).
             ds = datasets.load_dataset(self.hub, name=self.config, split=self.split, streaming=True)
         except Exception as e:  # the hub raises many types; all are input problems here
             raise InputError(f"{self.hub}: cannot load from the hub: {e}") from None
         for i, row in enumerate(ds):
             self.ctx.count("rows_seen")
             yield f"{self.hub}[{self.split}]:row{i}", row
+
+
+def check_hub_id(hub: str) -> None:
+    """Refuse what `datasets` would load as code or pickles: the `pandas` builder, local paths."""
+    if hub.split("/")[0].lower() == "pandas":
+        raise InputError(f"{hub}: refusing the 'pandas' dataset builder (it unpickles files)")
+    if Path(hub).exists():
+        raise InputError(f"{hub}: is a local path; give it as `path`, not `hub`")
+
+
+def selected(raw: Iterable[tuple[str, Any]], select: Callable[[Any], str | None],
+             ctx: StageContext) -> Iterator[tuple[str, Any]]:
+    for where, row in raw:
+        reason = None if isinstance(row, BadLine) else select(row)
+        if reason is None:
+            yield where, row
+        else:
+            ctx.count(f"skipped_{reason}")
 
 
 def take(items: Iterator[Any], limit: int, seed: int | None, ctx: StageContext) -> Iterator[Any]:
@@ -143,8 +192,76 @@ def read_rows(path: Path, lenient: bool = False) -> Iterator[tuple[str, Any]]:
         raise InputError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl, .parquet, .csv, .tsv)")
 
 
+def read_json_document(path: Path) -> Any:
+    """One whole JSON document (an SNI task file, a templates list); errors name path:line:col."""
+    refuse_pickle(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}:1:1: file is UTF-16 encoded (byte-order mark); convert it to UTF-8")
+    try:
+        text_ = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}:{line}: invalid UTF-8 byte 0x{data[e.start]:02x} at byte offset {e.start}") from None
+    if not text_.strip():
+        raise InputError(f"{path}: empty file")
+    try:
+        return decode_line(text_)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}:{e.colno}: {e.msg}") from None
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+def read_tsv_columns(path: Path, columns: tuple[str, ...], lenient: bool = False
+                     ) -> Iterator[tuple[str, Any]]:
+    """Rows of a header-less TSV as dicts over `columns`. A row with another field count comes
+    as a `bad_schema:columns` rejection (adapters pass it on through `bad_line`); invalid UTF-8
+    stops naming path:line:col and byte offset, or in lenient mode rejects that line."""
+    refuse_pickle(path)
+    offset = 0
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            start, offset = offset, offset + len(raw)
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, start = raw[len(codecs.BOM_UTF8):], start + len(codecs.BOM_UTF8)
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.rstrip(b"\r\n").decode("utf-8")
+            except UnicodeDecodeError as e:
+                message = (f"{where}:{e.start + 1}: invalid UTF-8 byte 0x{raw[e.start]:02x} "
+                           f"at byte offset {start + e.start}")
+                if not lenient:
+                    raise InputError(message) from None
+                yield where, Rejected("bad_encoding", message, raw=raw.decode("utf-8", "replace"), where=where)
+                continue
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != len(columns):
+                yield where, Rejected("bad_schema:columns", f"expected {len(columns)} tab-separated "
+                                      f"fields ({', '.join(columns)}), got {len(fields)}", raw=line, where=where)
+                continue
+            yield where, dict(zip(columns, fields))
+
+
+def fan_out(ctx: StageContext, items: list[Item]) -> list[Item]:
+    """Items made from one input row, keeping the ledger: extras are `generated`, none is `consumed`."""
+    if not items:
+        ctx.count("consumed")
+    elif len(items) > 1:
+        ctx.count("generated", len(items) - 1)
+    return items
+
+
 def bad_line(where: str, row: Any) -> Rejected | None:
-    """A lenient-mode unparsable line as a rejected item (None if the row is fine)."""
+    """A lenient-mode unparsable line, or a row a reader already rejected, as a rejected item
+    (None if the row is fine)."""
+    if isinstance(row, Rejected):
+        return row
     if isinstance(row, BadLine):
         return Rejected("bad_json", f"{row.col}: {row.message}", raw=row.raw, where=where)
     return None
@@ -156,6 +273,16 @@ class FieldError(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+def need_object(row: Any, *fields: str) -> dict:
+    """The row itself when it is an object holding every one of `fields` (even if null)."""
+    if not isinstance(row, dict):
+        raise FieldError("row", f"expected an object, got {type(row).__name__}")
+    for name in fields:
+        if name not in row:
+            raise FieldError(name, "missing")
+    return row
 
 
 def text(row: dict, field: str, *, required: bool = False, default: str = "") -> str:
@@ -186,9 +313,45 @@ def finish(messages: list[dict], meta: dict, where: str) -> Record | Rejected:
     return Record.new(messages, meta)
 
 
+def instruction_record(instruction: str, extra: str, output: str, meta: dict, where: str, raw: Any,
+                       sep: str = "\n\n", prefix: list[dict] | None = None) -> Record | Rejected:
+    """An instruction/input/output row as a record: user = instruction + input, assistant = output.
+    An empty instruction is rejected; an empty output gives an open record (awaiting an answer)."""
+    if not instruction.strip():
+        return Rejected("empty_instruction", "instruction is empty", raw=raw, where=where)
+    messages = list(prefix or [])
+    messages.append({"role": "user", "content": user_text(instruction, extra, sep)})
+    if output.strip():
+        messages.append({"role": "assistant", "content": output.strip()})
+    return finish(messages, meta, where)
+
+
 def reject_row(where: str, row: Any, err: FieldError) -> Rejected:
     return Rejected(f"bad_schema:{err.field}", str(err), raw=row, where=where)
 
 
-__all__ = ["AdapterParams", "Source", "FieldError", "text", "user_text", "finish", "reject_row",
-           "bad_line", "read_rows", "read_json_array", "sniff_json_kind", "refuse_pickle"]
+def text_list(row: dict, field: str) -> list[str]:
+    """A list-of-text field (SNI `Definition`, `Input_language`). Rule: one text counts as a
+    one-item list, null/missing as empty; other items are errors naming the index."""
+    value = row.get(field)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise FieldError(field, f"expected a list of texts, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise FieldError(f"{field}[{i}]", f"expected text, got {type(item).__name__}")
+    return value
+
+
+def put_meta(meta: dict, key: str, value: Any) -> None:
+    """Copy a scalar provenance value (text or integer) into meta; other types are ignored."""
+    if isinstance(value, str) and value or isinstance(value, int) and not isinstance(value, bool):
+        meta[key] = value
+
+
+__all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
+           "reject_row", "instruction_record", "need_object", "bad_line", "read_rows", "read_json_array",
+           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]

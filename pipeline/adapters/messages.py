@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from pipeline.adapters.base import AdapterParams, FieldError, Source, bad_line, finish, reject_row
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
+                                    need_object, reject_row)
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Record
 
@@ -27,8 +28,7 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 
 def convert(row: Any, where: str, params: Params, src: Source) -> Item:
     try:
-        if not isinstance(row, dict):
-            raise FieldError("row", f"expected an object, got {type(row).__name__}")
+        need_object(row)
         raw = row.get(params.field)
         if raw is None:
             raise FieldError(params.field, "missing")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish, reject_row,
-                                    text, user_text)
+from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
+                                    reject_row, text, user_text)
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 
@@ -33,7 +33,9 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 def convert(row: dict, where: str, params: Params, src: Source) -> list[Item]:
     try:
         instruction = text(row, "instruction", required=True)
-        instances = row.get("instances") if isinstance(row, dict) else None
+        instances = row.get("instances")
+        if instances is None:
+            raise FieldError("instances", "missing")
         if not isinstance(instances, list) or not instances:
             raise FieldError("instances", "expected a non-empty list of {input, output}")
         is_clf = row.get("is_classification", False)
@@ -54,7 +56,8 @@ def convert(row: dict, where: str, params: Params, src: Source) -> list[Item]:
                 raise FieldError(f"instances[{j}]", "expected an object")
             extra, output = text(inst, "input"), text(inst, "output")
         except FieldError as err:
-            items.append(reject_row(where, row, FieldError(f"instances[{j}].{err.field}", str(err))))
+            items.append(reject_row(where, row, FieldError(f"instances[{j}].{err.field}",
+                                                           str(err).split(": ", 1)[-1])))
             continue
         messages = [{"role": "user", "content": user_text(instruction, extra, params.input_separator)}]
         if output.strip():

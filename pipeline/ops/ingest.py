@@ -77,6 +77,6 @@ def run(ctx: StageContext, inputs: list, p: IngestParams) -> Iterator[Item]:
 
 SPEC = OpSpec(
     name="ingest", fn=run, params=IngestParams, params_for=params_for, version=1, min_inputs=0,
-    max_inputs=0, path_params=("path",),
+    max_inputs=0, path_params=("path", "templates", "tasks_file", "exclude_tasks_file"),
     doc="Read a source (alpaca, messages, ...) from a file, folder or hub id into records.",
 )

@@ -43,8 +43,10 @@ stages:
 
 def start(recipe_path: Path, out: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # SIGINT may be ignored by whatever started the tests (background jobs); a user's shell does not.
     return subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(recipe_path), "--out", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def kill_during(proc: subprocess.Popen, out: Path, stage: str, min_bytes: int) -> bool:
@@ -95,3 +97,23 @@ def test_sigkill_mid_stage_then_rerun_loses_and_duplicates_nothing(tmp_path):
         stats = json.loads((out / "filter" / "stats.json").read_text())
         assert stats["records_in"] == stats["records_out"] + stats["rejected"]
     assert caught >= 3, "the kills should land inside running stages"
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_sigint_stop_gracefully_and_resume(tmp_path, sig, code):
+    data = tmp_path / "in.jsonl"
+    make_input(data, n=20000)
+    r = recipe(tmp_path, data)
+    ref = tmp_path / "ref"
+    assert start(r, ref).wait() == 0
+    out = tmp_path / "out"
+    proc = start(r, out)
+    target = out / "in" / "data.jsonl"
+    deadline = time.monotonic() + 60
+    while not (target.exists() and target.stat().st_size > 100_000) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(sig)
+    assert proc.wait() == code
+    assert "run the same command again to resume" in proc.stderr.read().decode()
+    assert start(r, out).wait() == 0
+    assert snapshot(out) == snapshot(ref)
