@@ -27,6 +27,12 @@ class RoundState:
     room: int = 0
 
 
+def round_size(state: RoundState, per_round: int, per_request: int) -> int:
+    """Requests for this round: `per_round`, fewer near the target (a request yields at most
+    `per_request` records, so no more are sent than could still be kept)."""
+    return max(1, min(per_round, -(-state.room // max(1, per_request))))
+
+
 Build = Callable[[RoundState], list[Request]]
 Handle = Callable[[Reply, int, RoundState], Iterator[Item]]
 

@@ -23,7 +23,7 @@ from pipeline.gen.lists import parse_alpaca_tasks
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, run_rounds
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -60,7 +60,7 @@ class AlpacaLoop:
     def build(self, state: RoundState) -> list[Request]:
         p, out = self.p, []
         total = p.tasks_per_request
-        for i in range(p.requests_per_round):
+        for i in range(round_size(state, p.requests_per_round, total - p.num_prompt_instructions)):
             demos = self.rng.sample(self.seeds, min(p.num_prompt_instructions, len(self.seeds)))
             self.shown[state.requests + i] = demos
             out.append(text_request(build_prompt(demos, total, not self.completion), completion=self.completion,

@@ -25,6 +25,7 @@ from pipeline.prompts import load_prompt
 from pipeline.record import Record, Rejected
 
 DEPTH_PROMPT, BREADTH_PROMPT, EQUAL_PROMPT, CODE_PROMPT = "evol_depth", "evol_breadth", "evol_equal", "evol_code"
+INHERITED = ("license", "lang")  # an evolution is a rewrite of its seed: it keeps these
 
 
 class EvolParams(Params):
@@ -77,19 +78,20 @@ class Evolver:
 
     async def chain(self, ask, slot: int, seed: Record, plan: list[str]) -> tuple[int, list[Item]]:
         text, parent, items = seed.instruction, seed.id, []
+        inherited = {k: seed.meta[k] for k in INHERITED if k in seed.meta}
         for rnd, operation in enumerate(plan, start=1):
-            item = await self.step(ask, text, parent, operation, rnd)
+            item = await self.step(ask, text, parent, operation, rnd, inherited)
             items.append(item)
             if isinstance(item, Record):
                 text, parent = item.instruction, item.id
         return slot, items
 
-    async def step(self, ask, text: str, parent: str, operation: str, rnd: int) -> Item:
+    async def step(self, ask, text: str, parent: str, operation: str, rnd: int, inherited: dict) -> Item:
         p = self.p
         prompt, ref = build_evolve_prompt(operation, text, self.code)
         reply = await ask(text_request(prompt, completion=self.completion, sample=rnd, temperature=p.temperature,
                                        top_p=p.top_p, max_tokens=p.max_tokens))
-        meta = {"source": "evol_code" if self.code else "evol_instruct", "stage": self.ctx.stage_id,
+        meta = {**inherited, "source": "evol_code" if self.code else "evol_instruct", "stage": self.ctx.stage_id,
                 "parents": [parent], "operation": operation, "round": rnd, "prompt": ref}
         if model_of(reply):
             meta["model"] = model_of(reply)

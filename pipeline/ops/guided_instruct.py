@@ -22,7 +22,7 @@ from pipeline.gen.lists import parse_task_list
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, run_rounds
 from pipeline.gen.seeds import hand_over, read_all
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -63,7 +63,7 @@ class GuidedLoop:
 
     def build(self, state: RoundState) -> list[Request]:
         p, out = self.p, []
-        for i in range(p.requests_per_round):
+        for i in range(round_size(state, p.requests_per_round, p.per_request)):
             combo = self.attrs.sample(self.rng)
             self.combos[state.requests + i] = combo
             out.append(text_request(build_prompt(combo, p.per_request, not self.completion),

@@ -24,7 +24,7 @@ from pipeline.gen.lists import parse_task_list
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, hold_kept, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParams, with_instances
 from pipeline.llm.types import Reply, Request
@@ -88,7 +88,7 @@ class Bootstrap:
 
     def build(self, state: RoundState) -> list[Request]:
         p, out = self.p, []
-        for i in range(p.requests_per_round):
+        for i in range(round_size(state, p.requests_per_round, p.max_new_per_request)):
             shown = self.examples()
             self.shown[state.requests + i] = shown
             first = len(shown) + 1

@@ -18,7 +18,7 @@ from pipeline.errors import InputError
 from pipeline.gen.calls import ask_all, reply_problem, text_request, uses_completions
 from pipeline.gen.candidates import provenance
 from pipeline.gen.params import RoundParams
-from pipeline.gen.rounds import RoundState, hold_kept, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen.unnatural import PLACEHOLDER, clean_reformulation, has_placeholder, parse_example
 from pipeline.llm.types import Reply, Request
@@ -82,7 +82,7 @@ class ExampleLoop:
 
     def build(self, state: RoundState) -> list[Request]:
         p, out = self.p, []
-        for i in range(p.requests_per_round):
+        for i in range(round_size(state, p.requests_per_round, 1)):
             demos = self.rng.sample(self.seeds, min(p.num_demos, len(self.seeds)))
             self.shown[state.requests + i] = demos
             out.append(text_request(build_prompt(demos, not self.completion), completion=self.completion,
