@@ -31,25 +31,27 @@ def split_input_output(chunk: str) -> tuple[str, str]:
     return extra, output
 
 
+def _instance(chunk: str, number: int | None) -> Piece:
+    extra, output = split_input_output(chunk)
+    return Piece({"input": extra, "output": output}, chunk.strip(), number)
+
+
 def parse_generation_instances(text: str, *, truncated: bool = False) -> list[Piece]:
     """Instances of a generation task; no `Example` and no `Output:` marker gives none."""
     text = text.replace("\r\n", "\n").strip()
     marks = list(_EXAMPLE.finditer(text))
     if marks:
-        chunks = [text[:marks[0].start()]] + [text[m.end():(marks[i + 1].start() if i + 1 < len(marks)
-                                                               else len(text))] for i, m in enumerate(marks)]
+        bounds = [m.end() for m in marks]
+        ends = [m.start() for m in marks[1:]] + [len(text)]
         pieces = []
-        for j, chunk in enumerate(chunks):
-            if not chunk.strip():
-                continue
-            if j == 0 and not _OUTPUT.search(chunk):
-                pieces.append(Piece({}, chunk.strip(), None, "commentary", "text before Example 1"))
-                continue
-            extra, output = split_input_output(chunk)
-            pieces.append(Piece({"input": extra, "output": output}, chunk.strip(), j or None))
+        head = text[:marks[0].start()].strip()
+        if head:  # text before "Example 1": an instance only if it has an output
+            pieces.append(_instance(head, None) if _OUTPUT.search(head) else
+                          Piece({}, head, None, "commentary", "text before Example 1"))
+        pieces += [_instance(text[a:b], j) for j, (a, b) in enumerate(zip(bounds, ends), start=1)
+                   if text[a:b].strip()]
     elif _OUTPUT.search(text):
-        extra, output = split_input_output(text)
-        pieces = [Piece({"input": extra, "output": output}, text, 1)]
+        pieces = [_instance(text, 1)]
     else:
         return []
     return mark_truncated(pieces) if truncated else pieces
