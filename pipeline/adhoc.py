@@ -15,6 +15,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.jsonl import read_jsonl
 from pipeline.progress import say
 from pipeline.recipe import build_recipe
+from pipeline.report.figures import llm_totals
 from pipeline.rundir import DATA, REJECTED, RunDir
 from pipeline.runner import RunOptions, Runner
 
@@ -62,7 +63,8 @@ def final_stage(run_dir: Path) -> tuple[Path, dict]:
                "records_out": e.get("records_out", 0), "rejected": e.get("rejected", 0),
                "reasons": {k[8:]: v for k, v in rd.stats(sid).items() if k.startswith("dropped_")}}
               for sid, e in stages]
-    return rd.file(last_id, DATA), {"recipe": manifest.get("name"), "stages": funnel}
+    llm = llm_totals(rd.stats(sid) for sid, _ in stages)
+    return rd.file(last_id, DATA), {"recipe": manifest.get("name"), "stages": funnel, "llm": llm}
 
 
 def export_cli(source: Path, fmt: str, out: Path, validation: float | None, seed: int,
@@ -76,6 +78,7 @@ def export_cli(source: Path, fmt: str, out: Path, validation: float | None, seed
     run_info: dict = {}
     if source.is_dir():
         data, run_info = final_stage(source)
+        run_info["report"] = os.path.relpath(source / "report.html", out)
     elif source.is_file():
         data = source
     else:

@@ -12,6 +12,11 @@ import click
 import typer
 import yaml
 
+try:  # recent typer vendors click; its exceptions are not click's
+    from typer._click.exceptions import ClickException as TyperClickException
+except ImportError:  # pragma: no cover - typer versions that use click itself
+    TyperClickException = click.ClickException
+
 from pipeline.errors import ConfigError, InputError, UserError
 from pipeline.progress import say
 
@@ -132,6 +137,16 @@ def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or 
 
 
 @app.command()
+def report(run_dir: Path = typer.Argument(..., help="run folder"),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file (default RUN_DIR/report.html)")
+           ) -> None:
+    """Write a self-contained HTML report of a run: funnel, mix, distributions, samples."""
+    from pipeline.report.render import write_report
+
+    say(f"wrote {write_report(run_dir, out)}")
+
+
+@app.command()
 def sources() -> None:
     """List the source adapters with their catalog entry and parameters."""
     from pipeline.listing import list_sources
@@ -147,6 +162,10 @@ def ops() -> None:
     typer.echo(list_ops())
 
 
+from pipeline.batch_cli import app as batch_app  # noqa: E402 - the `batch` sub-commands
+app.add_typer(batch_app, name="batch")
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -160,9 +179,9 @@ def main() -> None:
         sys.exit(1)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+    except (click.ClickException, TyperClickException) as e:
+        print(f"error: {e.format_message()} (see instructpipe --help)", file=sys.stderr)
+        sys.exit(1)
     except (click.exceptions.Abort, KeyboardInterrupt):
         print("interrupted: run the same command again to resume", file=sys.stderr)
         sys.exit(130)

@@ -15,7 +15,8 @@ from pathlib import Path
 from pipeline.prompts import load_prompt
 
 LLM_TRANSPORT = {"concurrency", "rpm", "tpm", "timeout", "max_retries", "price_in", "price_out",
-                 "max_cost_usd", "max_requests", "mode", "api_key_env"}
+                 "max_cost_usd", "max_requests", "mode", "api_key_env", "max_wait", "batch_max_requests",
+                 "batch_max_bytes", "batch_poll", "batch_poll_max"}
 
 
 @lru_cache(maxsize=None)

@@ -103,7 +103,11 @@ def interpolate(value: Any, path: str, problems: list[str], secrets: set[str]) -
     return ENV_RE.sub(repl, value)
 
 
+URL_USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
 def mask(value: Any, secrets: set[str]) -> Any:
+    """Hide values of secret-like env vars and `user:password@` in URLs (for the manifest)."""
     if isinstance(value, dict):
         return {k: mask(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -111,6 +115,7 @@ def mask(value: Any, secrets: set[str]) -> Any:
     if isinstance(value, str):
         for s in secrets:
             value = value.replace(s, "***")
+        value = URL_USERINFO_RE.sub(r"\1***@", value)
     return value
 
 

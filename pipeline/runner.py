@@ -54,6 +54,10 @@ def versions() -> dict:
 class Runner:
     def __init__(self, recipe: Recipe, out_dir: Path, opts: RunOptions | None = None):
         self.recipe, self.rd, self.opts = recipe, RunDir(out_dir), opts or RunOptions()
+        if self.opts.llm_overrides:  # --model/--base-url change what a stage produces
+            for st in recipe.stages:
+                if st.llm is not None:
+                    st.llm = st.llm.model_copy(update=self.opts.llm_overrides)
         self.fps: dict[str, str] = {}
         for st in recipe.stages:
             self.fps[st.id] = stage_fingerprint(st, [self.fps[i] for i in st.inputs])
@@ -103,6 +107,10 @@ class Runner:
             done = self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced
             outcome[st.id] = "would skip" if done else "would run"
             say(f"[{st.id}] {st.op.name}: {outcome[st.id]}")
+        if any(st.op.uses_llm for st in plan):
+            from pipeline.llm.dryrun import render_llm_stages
+
+            render_llm_stages(self, plan, forced)
         return outcome
 
     def check_inputs_ready(self, st: Stage) -> None:

@@ -8,13 +8,19 @@ from pipeline.errors import InputError
 from pipeline.rundir import DATA, REJECTED, STAT_FIELDS, RunDir, count_lines
 
 
-def stage_rows(run_dir: str | Path) -> list[dict]:
+def open_run(run_dir: str | Path) -> tuple[RunDir, dict]:
+    """The run folder and its manifest, or an InputError saying why it is not one."""
     rd = RunDir(run_dir)
     if not rd.root.is_dir():
         raise InputError(f"{rd.root}: no such run folder")
     manifest = rd.manifest()
     if manifest is None:
         raise InputError(f"{rd.root}: not a run folder (no manifest.json)")
+    return rd, manifest
+
+
+def stage_rows(run_dir: str | Path) -> list[dict]:
+    rd, manifest = open_run(run_dir)
     rows = []
     for sid, entry in manifest["stages"].items():
         state = rd.state(sid, entry.get("fingerprint"))

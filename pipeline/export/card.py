@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from pipeline import __version__
+from pipeline.report.figures import GENERATED_NOTE, TOKEN_NOTE, key_figures
 
 if TYPE_CHECKING:
     from pipeline.export.write import ExportSummary
@@ -60,6 +61,10 @@ def render_card(s: "ExportSummary", run: dict) -> str:
     origin = f" by the recipe `{run['recipe']}`" if run.get("recipe") else ""
     parts += [f"Instruction-tuning data built with instructpipe {__version__}{origin}: "
               f"{total} conversations in the `{s.fmt}` format.", ""]
+    if total:
+        parts += ["## Key figures", "", _table(["figure", "value"], key_figures(s.figures, run.get("llm"))), "",
+                  TOKEN_NOTE + " " + GENERATED_NOTE, ""]
+    parts += _report_link(run)
     parts += ["## Files", "", _table(["split", "records", "file"],
                                      [[k, v, f] for (k, v), f in zip(s.splits.items(), s.files)]), ""]
     parts += ["## Sources and licenses", "",
@@ -80,13 +85,20 @@ def render_card(s: "ExportSummary", run: dict) -> str:
         parts += ["## How it was built", "", "Records after every stage of the run "
                   "(rejected records are kept, with their reasons, in the run folder):", "",
                   _funnel(run["stages"]), ""]
-    if run.get("report"):
-        parts += [f"The full run report, with plots and samples: [{run['report']}]({run['report']}).", ""]
     parts += ["## Provenance", "",
               "Each record's `meta` in the run folder keeps its `source`, `license`, `stage` of origin "
               "and `parents` (ids of the records it was made from); ids are content hashes.", ""]
     parts += _loading(s)
     return "\n".join(parts)
+
+
+def _report_link(run: dict) -> list[str]:
+    if not run.get("report"):
+        return []
+    link = run["report"]
+    return [f"The run report shows the funnel with rejected examples per reason, the mix, length and score "
+            f"plots, and sample records: [{link}]({link}). If that file is not there yet, write it with "
+            "`instructpipe report <run folder>`.", ""]
 
 
 def _loading(s: "ExportSummary") -> list[str]:

@@ -23,6 +23,7 @@ from pipeline.export.card import render_card
 from pipeline.export.formats import FORMATS, dataset_info, shape
 from pipeline.jsonl import atomic_write_json, atomic_write_text
 from pipeline.record import Record
+from pipeline.report.figures import RecordStats, stats_for_stages
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
@@ -41,8 +42,10 @@ class ExportSummary:
     langs: Counter = field(default_factory=Counter)
     has_system: bool = False
     turns: Counter = field(default_factory=Counter)
+    figures: RecordStats = field(default_factory=RecordStats)
 
     def observe(self, rec: Record) -> None:
+        self.figures.observe(rec.messages, rec.meta)
         src = str(rec.meta.get("source", "unknown"))
         self.sources[src] += 1
         self.licenses.setdefault(src, str(rec.meta.get("license", "unknown")))
@@ -70,7 +73,7 @@ def write_export(records: Callable[[], Iterable[Record]], out_dir: Path, fmt: st
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = ExportSummary(name, fmt)
+    summary = ExportSummary(name, fmt, figures=stats_for_stages((run_info or {}).get("stages") or []))
     n = 0
     for rec in records():
         summary.observe(rec)

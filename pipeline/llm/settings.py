@@ -33,6 +33,11 @@ class LLMSettings(BaseModel):
     price_out: float = Field(0.0, ge=0, description="USD per million output tokens")
     max_cost_usd: float | None = Field(None, gt=0)
     max_requests: int | None = Field(None, gt=0)
+    max_wait: float = Field(60.0, gt=0, description="longest single wait before a retry (Retry-After included)")
+    batch_max_requests: int = Field(50_000, ge=1, le=50_000, description="requests per batch input file")
+    batch_max_bytes: int = Field(200_000_000, ge=1024, le=200_000_000, description="bytes per batch input file")
+    batch_poll: float = Field(10.0, gt=0, description="first wait between batch status polls (seconds)")
+    batch_poll_max: float = Field(300.0, gt=0, description="longest wait between batch status polls")
 
 
 def merge_llm(base: dict | None, override: dict | None) -> dict:

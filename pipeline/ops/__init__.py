@@ -7,11 +7,12 @@ from pipeline.ops.base import OpSpec
 
 
 def _table() -> dict[str, OpSpec]:
-    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, mix
+    from pipeline.ops import dedup_exact, export, filter as filter_op, ingest, mix, respond, rouge_novelty
     from pipeline.ops import (alpaca_instruct, evol_instruct, guided_instruct, self_instruct,
                               unnatural_instruct)
 
-    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, export.SPEC]
+    specs = [ingest.SPEC, mix.SPEC, dedup_exact.SPEC, filter_op.SPEC, rouge_novelty.SPEC, respond.SPEC,
+             export.SPEC]
     specs += [self_instruct.SPEC, alpaca_instruct.SPEC, evol_instruct.SPEC, evol_instruct.CODE_SPEC,
               guided_instruct.SPEC, unnatural_instruct.SPEC]
     return {spec.name: spec for spec in specs}

@@ -7,6 +7,7 @@ rejects the rest (`incomplete`, `roles_not_alternating@turnN`, ...). Files go to
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -16,6 +17,8 @@ from pipeline.export.formats import FORMATS
 from pipeline.export.write import write_export
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
 from pipeline.record import Record, Rejected, check_messages
+from pipeline.report.figures import llm_totals
+from pipeline.rundir import RunDir
 
 Format = Literal["messages", "alpaca", "sharegpt", "hf", "parquet"]
 assert set(Format.__args__) == set(FORMATS)
@@ -48,15 +51,17 @@ def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterato
         for rec in inp:
             yield complete_or_reason(rec) or rec
     out_dir = Path(p.path) if p.path else ctx.stage_dir / "dataset"
+    run_info = {"recipe": ctx.extra.get("recipe"), "stages": ctx.upstream,
+                "llm": llm_totals(RunDir(ctx.run_dir).stats(st["id"]) for st in ctx.upstream),
+                "report": os.path.relpath(ctx.run_dir / "report.html", out_dir)}
     summary = write_export(kept, out_dir, p.format, name=p.name or ctx.extra.get("recipe", "dataset"),
-                           validation=p.validation, seed=p.seed, card=p.card,
-                           run_info={"recipe": ctx.extra.get("recipe"), "stages": ctx.upstream})
+                           validation=p.validation, seed=p.seed, card=p.card, run_info=run_info)
     for split, n in summary.splits.items():
         ctx.count(f"exported_{split}", n)
 
 
 SPEC = OpSpec(
-    name="export", fn=run, params=ExportParams, version=1, min_inputs=1,
+    name="export", fn=run, params=ExportParams, version=2, min_inputs=1,
     doc="Export complete records as messages/alpaca/sharegpt JSONL, HF save_to_disk or parquet, "
         "with a dataset card and a LLaMA-Factory dataset_info.json.",
 )

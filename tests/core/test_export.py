@@ -40,7 +40,8 @@ def test_messages_export_loads_with_datasets_and_validates(quickstart_run, tmp_p
     assert info["quickstart"]["tags"]["role_tag"] == "role"
 
 
-@pytest.mark.parametrize("fmt,source", [("alpaca", "alpaca"), ("messages", "messages")])
+@pytest.mark.parametrize("fmt,source", [("alpaca", "alpaca"), ("messages", "messages"),
+                                        ("sharegpt", "sharegpt")])
 def test_exports_round_trip_through_ingest(tmp_path, fmt, source):
     originals = recs()
     summary = write_export(lambda: originals, tmp_path / "exp", fmt, name="rt")

@@ -139,3 +139,24 @@ def test_corrupt_interior_line_refuses_with_file_and_line(tmp_path):
     rd.remove("mix", "done.json")
     with pytest.raises(InputError, match=rf"{data}:40:1: .*corrupt inside"):
         run(tmp_path, r)
+
+
+def test_cli_llm_overrides_enter_the_fingerprint_and_urls_lose_credentials(tmp_path):
+    p = tmp_path / "llm.yaml"
+    p.write_text(textwrap.dedent(f"""
+        name: t
+        llm: {{model: m1, base_url: "http://user:pw@127.0.0.1:9/v1"}}
+        stages:
+          - id: a
+            op: ingest
+            source: alpaca
+            path: {SAMPLES / "alpaca_sample.json"}
+          - id: r
+            op: respond
+            inputs: [a]
+    """))
+    r = load_recipe(p)
+    base = Runner(r, tmp_path / "o").fps["r"]
+    assert Runner(load_recipe(p), tmp_path / "o", RunOptions(llm_overrides={"concurrency": 3})).fps["r"] == base
+    assert Runner(load_recipe(p), tmp_path / "o", RunOptions(llm_overrides={"model": "m2"})).fps["r"] != base
+    assert "user:pw" not in json.dumps(r.shown) and "http://***@127.0.0.1:9/v1" in json.dumps(r.shown)

@@ -1,0 +1,70 @@
+"""The run's request cache: raw responses by request key, in `<run>/cache/llm.sqlite`.
+
+Each response is committed as it arrives (WAL journal: a killed process loses nothing that
+was committed). Only answered requests are stored, so failed ones are sent again on the next
+run. The table also tells what the run has spent, for the budgets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from pipeline.errors import LLMError
+
+CACHE_DIR, CACHE_FILE = "cache", "llm.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, stage TEXT NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, cost REAL NOT NULL, created REAL NOT NULL
+);
+"""
+
+
+def cache_path(run_dir: Path) -> Path:
+    return Path(run_dir) / CACHE_DIR / CACHE_FILE
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+class ResponseCache:
+    """Raw responses keyed by request key, plus the run's spend (responses stored, their cost)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = cache_path(run_dir)
+        self.conn = connect(self.path)
+        count, cost = self.conn.execute("SELECT count(*), total(cost) FROM responses").fetchone()
+        self.spent_requests, self.spent_cost = int(count), float(cost)
+
+    def get(self, key: str) -> tuple[str, float] | None:
+        """`(response text, cost)` of an answered request, or None."""
+        row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put(self, key: str, stage: str, request: str, response: str, tokens_in: int, tokens_out: int,
+            cost: float) -> None:
+        try:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
+        except sqlite3.Error as e:
+            raise LLMError(f"{self.path}: cannot store a response ({e}); free space and run the "
+                           "same command again to resume") from None
+        if cur.rowcount:
+            self.spent_requests += 1
+            self.spent_cost += cost
+
+    def keys(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT key FROM responses")}
+
+    def close(self) -> None:
+        self.conn.close()
