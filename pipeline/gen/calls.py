@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from pipeline.llm.replies import describe, problem
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import StageContext
 
@@ -54,23 +55,18 @@ def tagged(requests: Iterable[Request]) -> list[Request]:
 TRUNCATION = ("length", "model_length", "max_tokens")
 
 
-def reply_problem(reply: Reply, *, allow_truncated: bool = False) -> tuple[str, str] | None:
-    """Why a reply gives nothing to parse: (reason, detail), or None.
+def reply_problem(reply: Reply, *, allow_truncated: bool = False,
+                  refusal_prose: bool = True) -> tuple[str, str] | None:
+    """Why a reply gives nothing to use: (reason, detail), or None.
 
-    List replies cut by the length limit still hold whole items (`allow_truncated`); a single
-    answer cut off is `truncated`; any other unfinished reply (content filter) is `incomplete`.
+    The LLM layer's verdict (`llm_error`, `refusal`, `empty`, `incomplete`), except that a reply
+    cut off by the length limit is `truncated`, or usable for lists (`allow_truncated`: its
+    complete items are kept and only the last one is dropped).
     """
-    if reply.error is not None:
-        return "llm_error", reply.error
-    if reply.refusal:
-        return "refusal", reply.refusal
-    if reply.text is None or not reply.text.strip():
-        return "empty_reply", f"no text (finish_reason={reply.finish_reason})"
-    if reply.complete:
-        return None
-    if reply.finish_reason in TRUNCATION:
-        return None if allow_truncated else ("truncated", f"finish_reason={reply.finish_reason}")
-    return "incomplete", f"finish_reason={reply.finish_reason}"
+    why = problem(reply, refusal_prose=refusal_prose)
+    if why == "incomplete" and reply.finish_reason in TRUNCATION:
+        return None if allow_truncated else ("truncated", describe(reply))
+    return (why, describe(reply)) if why else None
 
 
 def model_of(reply: Reply) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from pipeline.gen.calls import model_of, reply_problem
+from pipeline.llm.replies import raw_text
 from pipeline.gen.checks import instruction_problem
 from pipeline.gen.novelty import similarity_meta, too_similar
 from pipeline.gen.pieces import Piece
@@ -24,11 +25,11 @@ def list_items(reply: Reply, where: str, parse: Callable[..., list[Piece]],
     """
     problem = reply_problem(reply, allow_truncated=True)
     if problem:
-        yield Rejected(problem[0], problem[1], raw=reply.text, where=where)
+        yield Rejected(problem[0], problem[1], raw=raw_text(reply), where=where)
         return
     pieces = parse(reply.text, truncated=not reply.complete)
     if not pieces:
-        yield Rejected("no_items", "no item could be parsed", raw=reply.text, where=where)
+        yield Rejected("no_items", "no item could be parsed", raw=raw_text(reply), where=where)
     for piece in pieces:
         yield make(piece) if piece.ok else Rejected(piece.problem, piece.detail, raw=piece.raw, where=where)
 

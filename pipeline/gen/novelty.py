@@ -26,6 +26,6 @@ def similarity_meta(verdict: Any) -> dict:
 
 
 def too_similar(verdict: Any, threshold: float, record) -> Rejected:
-    best = verdict.most_similar[0][0] if verdict.most_similar else ""
+    best = verdict.best_match or ""
     return Rejected("too_similar", f"ROUGE-L F1 {verdict.best_score:.4f} > {threshold} against {best!r}",
                     record=record, extra={"most_similar": best, "score": verdict.best_score})

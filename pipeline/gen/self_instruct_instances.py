@@ -13,6 +13,7 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.gen.calls import ask_all, reply_problem, text_request
+from pipeline.llm.replies import raw_text
 from pipeline.gen.instances import (filter_instances, parse_classification_instances,
                                     parse_generation_instances, parse_yes_no)
 from pipeline.gen.pieces import Piece
@@ -74,7 +75,7 @@ def classify(ctx: StageContext, rec: Record, reply: Reply) -> bool | Rejected:
     problem = reply_problem(reply)
     if problem:
         return Rejected(problem[0], f"classification check: {problem[1]}", record=rec,
-                        extra={"raw_reply": reply.text})
+                        extra={"raw_reply": raw_text(reply)})
     answer = parse_yes_no(reply.text)
     if answer is None:
         ctx.count("classification_unclear")
@@ -88,12 +89,12 @@ def instances_of(rec: Record, is_clf: bool, reply: Reply, max_instances: int, se
             "instance_prompt": load_prompt(CLF_INSTANCES if is_clf else GEN_INSTANCES).ref}
     problem = reply_problem(reply, allow_truncated=True)
     if problem:
-        return [Rejected(problem[0], f"instances: {problem[1]}", record=rec, extra={"raw_reply": reply.text})]
+        return [Rejected(problem[0], f"instances: {problem[1]}", record=rec, extra={"raw_reply": raw_text(reply)})]
     parse = parse_classification_instances if is_clf else parse_generation_instances
     pieces = filter_instances(parse(reply.text, truncated=not reply.complete))
     if not any(p.fields for p in pieces):
         return [Rejected("no_instances", "no instance could be parsed", record=rec,
-                         extra={"raw_reply": reply.text})]
+                         extra={"raw_reply": raw_text(reply)})]
     pieces = cap(pieces, max_instances, random.Random(f"{seed}:{rec.id}"))
     return [instance_item(rec, piece, meta) for piece in pieces]
 

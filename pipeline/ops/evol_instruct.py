@@ -16,6 +16,7 @@ from typing import Iterator
 from pydantic import Field, field_validator
 
 from pipeline.gen.calls import in_order, model_of, reply_problem, text_request, uses_completions
+from pipeline.llm.replies import raw_text
 from pipeline.gen.evol import (BREADTH, CODE_METHODS, DEPTH, OPERATIONS, copied_prompt_words, only_stopwords,
                                parse_equal, sorry_and_short, unchanged)
 from pipeline.gen.seeds import first_per_instruction, hand_over, read_all
@@ -97,7 +98,7 @@ class Evolver:
             meta["model"] = model_of(reply)
         problem = reply_problem(reply)
         if problem:
-            return Rejected(problem[0], f"evolving: {problem[1]}", raw=reply.text,
+            return Rejected(problem[0], f"evolving: {problem[1]}", raw=raw_text(reply),
                             where=f"{parent} round {rnd}", extra={"operation": operation})
         evolved = reply.text.strip()
         rec = Record.new([{"role": "user", "content": evolved}], meta)
@@ -117,15 +118,15 @@ class Evolver:
                                          temperature=0.0, max_tokens=8)))
         replies = await asyncio.gather(*asks)
         answer: Reply = replies[0]
-        problem = reply_problem(answer)
+        problem = reply_problem(answer, refusal_prose=False)  # a short "sorry" is rule 2's to judge
         if not problem:
             rec = Record.new(rec.messages + [{"role": "assistant", "content": answer.text.strip()}], rec.meta)
         if p.equality_check:
             verdict = equality(replies[1])
             if verdict:
-                return Rejected(verdict[0], verdict[1], record=rec, extra={"raw_reply": replies[1].text})
+                return Rejected(verdict[0], verdict[1], record=rec, extra={"raw_reply": raw_text(replies[1])})
         if problem:
-            return Rejected(f"response_{problem[0]}", problem[1], record=rec, extra={"raw_reply": answer.text})
+            return Rejected(f"response_{problem[0]}", problem[1], record=rec, extra={"raw_reply": raw_text(answer)})
         if sorry_and_short(answer.text, original):
             return Rejected("response_sorry", "the answer says sorry in under 80 words", record=rec)
         if only_stopwords(answer.text):

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from pipeline.errors import InputError
 from pipeline.gen.calls import ask_all, reply_problem, text_request, uses_completions
+from pipeline.llm.replies import raw_text
 from pipeline.gen.candidates import provenance
 from pipeline.gen.params import RoundParams
 from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds
@@ -94,7 +95,7 @@ class ExampleLoop:
         demos, where = self.shown.pop(n), f"request {n}"
         problem = reply_problem(reply, allow_truncated=True)
         if problem:
-            yield Rejected(problem[0], problem[1], raw=reply.text, where=where)
+            yield Rejected(problem[0], problem[1], raw=raw_text(reply), where=where)
             return
         piece = parse_example(reply.text, truncated=not reply.complete)
         if not piece.ok:
@@ -127,7 +128,7 @@ def with_outputs(ctx: StageContext, kept: list[Record], p: UnnaturalParams, comp
         for rec, reply in zip(chunk, ask_all(ctx, asks)):
             problem = reply_problem(reply)
             if problem:
-                yield Rejected(f"output_{problem[0]}", problem[1], record=rec, extra={"raw_reply": reply.text})
+                yield Rejected(f"output_{problem[0]}", problem[1], record=rec, extra={"raw_reply": raw_text(reply)})
                 continue
             full = Record.new(rec.messages + [{"role": "assistant", "content": reply.text.strip()}],
                               {**rec.meta, "output_prompt": load_prompt(OUTPUT_PROMPT).ref})
@@ -155,7 +156,7 @@ def reformulations(ctx: StageContext, examples: list[Record], p: UnnaturalParams
 def reformulated(rec: Record, reply: Reply, seen: set[str], p: UnnaturalParams, ref: str) -> Item:
     problem = reply_problem(reply)
     if problem:
-        return Rejected(f"reformulation_{problem[0]}", problem[1], raw=reply.text,
+        return Rejected(f"reformulation_{problem[0]}", problem[1], raw=raw_text(reply),
                         where=f"reformulation {reply.request.sample} of {rec.id}")
     text = clean_reformulation(reply.text)
     m = rec.meta
