@@ -42,6 +42,11 @@ def ask_all(ctx: StageContext, requests: list[Request]) -> list[Reply]:
     for reply in ctx.llm.run(requests):
         out[reply.request.tag] = reply
     missing = [i for i, r in enumerate(out) if r is None]
+    if missing and len(missing) == len(out):
+        from pipeline.llm.dryrun import DryRunLLM, FirstRoundDone
+
+        if isinstance(ctx.llm, DryRunLLM):  # `run --dry-run` records the first round, answers none
+            raise FirstRoundDone()
     if missing:
         raise RuntimeError(f"the LLM layer returned no reply for requests {missing[:5]}")
     return out  # type: ignore[return-value]

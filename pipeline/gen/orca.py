@@ -68,6 +68,18 @@ def choose_system(rec: Record, seed: int = 0, pools: dict[str, tuple[int, ...]] 
     return number, system_messages()[number]
 
 
+def orca_system(rec: Record, seed: int = 0) -> tuple[str | None, dict]:
+    """The Orca system message for `rec` (None for the empty message 1) and meta naming it."""
+    number, text = choose_system(rec, seed)
+    return text or None, {"system_message": number, "task_family": task_family(rec.meta)}
+
+
+def with_cot(messages: list[dict]) -> list[dict]:
+    """`messages` with the last user turn asking for step-by-step reasoning."""
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    return [dict(m, content=cot_user_turn(m["content"])) if i == last else m for i, m in enumerate(messages)]
+
+
 def cot_user_turn(instruction: str) -> str:
     """The user turn of a chain-of-thought request: the instruction with a step-by-step request."""
     return load_prompt(COT_PROMPT).render(instruction=instruction.strip()).rstrip()

@@ -3,6 +3,7 @@ rejection reasons, record provenance, the requests sent, chat and completions en
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -147,3 +148,14 @@ def test_unnatural_instruct(tmp_path, server):
         assert "{INPUT}" in r["meta"]["instruction_with_placeholder"]
         assert parent["meta"]["input"] in r["messages"][0]["content"]
         assert r["messages"][1] == parent["messages"][1]
+
+
+@pytest.mark.parametrize("op,params,first", [
+    ("self_instruct", {"requests_per_round": 3}, 3), ("alpaca_instruct", {}, 5),
+    ("unnatural_instruct", {}, 10), ("evol_instruct", {}, 175)])
+def test_dry_run_renders_the_first_round_and_sends_nothing(tmp_path, server, op, params, first):
+    out = tmp_path / "run"
+    run_recipe(write_recipe(tmp_path, server.base_url, {"op": op, **params}), out, dry_run=True)
+    summary = json.loads((out / "dry-run" / "summary.json").read_text())["gen"]
+    assert summary["rendered"] and summary["requests"] == first
+    assert server.completions == 0
