@@ -6,19 +6,19 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from pipeline.gen.calls import model_of, reply_problem
-from pipeline.llm.replies import raw_text
 from pipeline.gen.checks import instruction_problem
 from pipeline.gen.novelty import similarity_meta, too_similar
 from pipeline.gen.pieces import Piece
+from pipeline.llm.replies import raw_text
 from pipeline.llm.types import Reply
 from pipeline.ops.base import Item
 from pipeline.record import Record, Rejected
 
 
 def list_items(reply: Reply, where: str, parse: Callable[..., list[Piece]],
-               make: Callable[[Piece], Item]) -> Iterator[Item]:
-    """The items of a list reply: `make(piece)` for each good piece, a rejection for each bad one,
-    or one rejection when the reply holds nothing to parse.
+               judge_pieces: Callable[[list[Piece]], list[Item]]) -> Iterator[Item]:
+    """The items of a list reply in order: the good pieces judged together by `judge_pieces`, a
+    rejection for each bad piece, or one rejection when the reply holds nothing to parse.
 
     `parse(text, truncated=...)` splits the text; a reply cut off by the length limit is parsed
     with its last item dropped.
@@ -30,8 +30,9 @@ def list_items(reply: Reply, where: str, parse: Callable[..., list[Piece]],
     pieces = parse(reply.text, truncated=not reply.complete)
     if not pieces:
         yield Rejected("no_items", "no item could be parsed", raw=raw_text(reply), where=where)
+    judged = iter(judge_pieces([piece for piece in pieces if piece.ok]))
     for piece in pieces:
-        yield make(piece) if piece.ok else Rejected(piece.problem, piece.detail, raw=piece.raw, where=where)
+        yield next(judged) if piece.ok else Rejected(piece.problem, piece.detail, raw=piece.raw, where=where)
 
 
 def provenance(reply: Reply, **meta: Any) -> dict:
@@ -40,25 +41,37 @@ def provenance(reply: Reply, **meta: Any) -> dict:
     return {**meta, "model": model} if model else dict(meta)
 
 
-def judge(rec: Record, text: str, p: Any, pool: Any, room: int, banned: tuple[str, ...],
-          echoes: set[str] = frozenset(), **rules: Any) -> Record | Rejected:
-    """Keep `rec` (whose instruction is `text`) or reject it: a repeat of a prompt example (lower-
-    cased text in `echoes`), the rules (`rules` go to `instruction_problem`), then the target,
-    then novelty (no `pool`: no novelty filter).
+def judge(cands: list[tuple[Record | Rejected, str]], p: Any, pool: Any, room: int, banned: tuple[str, ...],
+          echoes: set[str] = frozenset(), **rules: Any) -> list[Item]:
+    """Keep or reject each candidate (a record and its instruction text; a rejection passes as
+    it is), in order: a repeat of a prompt example (lower-cased text in `echoes`), the rules
+    (`rules` go to `instruction_problem`), novelty (no `pool`: none), then the target (`room`
+    more records may be kept; the rest are `target_reached`).
 
-    A kept text joins `pool` at once, so the next candidate is checked against it too.
+    The texts that pass the rules are checked in one `check_many` call, which equals checking
+    them one at a time, each kept text joining the pool before the next is checked.
     """
-    if text.lower() in echoes:
-        return Rejected("echoed_example", "repeats a task of the prompt", record=rec)
-    problem = instruction_problem(text, banned, p.min_words, p.max_words, **rules)
-    if problem:
-        return Rejected(problem[0], problem[1], record=rec)
-    if room <= 0:
-        return Rejected("target_reached", f"{p.target} instructions already kept", record=rec)
-    if pool is None:
-        return rec
-    verdict = pool.check_and_add(text)
-    if not verdict.keep:
-        return too_similar(verdict, p.threshold, rec)
-    rec.meta.update(similarity_meta(verdict))
-    return rec
+    out: list[Item] = []
+    todo: list[int] = []
+    for rec, text in cands:
+        if isinstance(rec, Rejected):
+            out.append(rec)
+            continue
+        problem = ("echoed_example", "repeats a task of the prompt") if text.lower() in echoes else \
+            instruction_problem(text, banned, p.min_words, p.max_words, **rules)
+        out.append(Rejected(problem[0], problem[1], record=rec) if problem else rec)
+        if not problem:
+            todo.append(len(out) - 1)
+    checked = pool is not None and room > 0
+    verdicts = pool.check_many([cands[i][1] for i in todo]) if checked else [None] * len(todo)
+    for i, verdict in zip(todo, verdicts):
+        rec = out[i]
+        if room <= 0:
+            out[i] = Rejected("target_reached", f"{p.target} already kept", record=rec)
+        elif verdict is not None and not verdict.keep:
+            out[i] = too_similar(verdict, p.threshold, rec)
+        else:
+            if verdict is not None:
+                rec.meta.update(similarity_meta(verdict))
+            room -= 1
+    return out

@@ -75,19 +75,21 @@ class AlpacaLoop:
                           request=n, prompt=self.prompt_ref, parents=[d.id for d in demos])
         parse = partial(parse_alpaca_tasks, first=len(demos) + 1, leading_is_item=self.completion)
         echoes = {prompt_line(d.instruction).lower() for d in demos}
-        yield from list_items(reply, where, parse, lambda piece: self.candidate(piece, meta, echoes, state))
+        yield from list_items(reply, where, parse, lambda pieces: self.judge(pieces, meta, echoes, state))
 
-    def candidate(self, piece: Piece, meta: dict, echoes: set[str], state: RoundState) -> Item:
-        p, f = self.p, piece.fields
-        text = clean_instruction(f["instruction"], p.capitalize)
-        user = f"{text}\n\n{f['input']}" if f["input"] else text
-        messages = [{"role": "user", "content": user}]
-        if f["output"]:
-            messages.append({"role": "assistant", "content": f["output"]})
-        rec = Record.new(messages, {**meta, "instruction": text, "input": f["input"]})
-        if not f["output"]:
-            return Rejected("empty_output", "the task has no output", record=rec)
-        return judge(rec, text, p, self.pool, state.room, p.banned_words, echoes)
+    def judge(self, pieces: list[Piece], meta: dict, echoes: set[str], state: RoundState) -> list[Item]:
+        p, cands = self.p, []
+        for piece in pieces:
+            f = piece.fields
+            text = clean_instruction(f["instruction"], p.capitalize)
+            user = f"{text}\n\n{f['input']}" if f["input"] else text
+            messages = [{"role": "user", "content": user}]
+            if f["output"]:
+                messages.append({"role": "assistant", "content": f["output"]})
+            rec = Record.new(messages, {**meta, "instruction": text, "input": f["input"]})
+            cands.append((rec if f["output"] else Rejected("empty_output", "the task has no output", record=rec),
+                          text))
+        return judge(cands, p, self.pool, state.room, p.banned_words, echoes)
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: AlpacaParams) -> Iterator[Item]:

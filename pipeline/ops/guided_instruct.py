@@ -76,14 +76,16 @@ class GuidedLoop:
         meta = provenance(reply, source="guided_instruct", stage=self.ctx.stage_id, round=state.round,
                           request=n, prompt=self.prompt_ref, attributes=combo)
         parse = partial(parse_task_list, first=1, leading_is_item=self.completion, blank_ends_item=False)
-        yield from list_items(reply, f"request {n}", parse, lambda piece: self.candidate(piece, meta, state))
+        yield from list_items(reply, f"request {n}", parse, lambda pieces: self.judge(pieces, meta, state))
 
-    def candidate(self, piece: Piece, meta: dict, state: RoundState) -> Item:
-        p = self.p
-        text = clean_instruction(piece.fields["instruction"], p.capitalize, collapse=False)
-        rec = Record.new([{"role": "user", "content": text or piece.raw}], {**meta, "instruction": text})
-        return judge(rec, text, p, self.pool, state.room, p.banned_words,
-                     start_rules=p.start_rules, count_words=count_words)
+    def judge(self, pieces: list[Piece], meta: dict, state: RoundState) -> list[Item]:
+        p, cands = self.p, []
+        for piece in pieces:
+            text = clean_instruction(piece.fields["instruction"], p.capitalize, collapse=False)
+            cands.append((Record.new([{"role": "user", "content": text or piece.raw}],
+                                     {**meta, "instruction": text}), text))
+        return judge(cands, p, self.pool, state.room, p.banned_words, start_rules=p.start_rules,
+                     count_words=count_words)
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: GuidedParams) -> Iterator[Item]:

@@ -108,17 +108,17 @@ class Bootstrap:
                           request=n, prompt=self.prompt_ref, parents=[i for i, _ in shown])
         echoes = {prompt_line(t).lower() for _, t in shown}
         parse = partial(parse_task_list, first=len(shown) + 1, leading_is_item=self.completion)
-        yield from list_items(reply, where, parse, lambda piece: self.candidate(piece, meta, echoes, state))
+        yield from list_items(reply, where, parse, lambda pieces: self.judge(pieces, meta, echoes, state))
 
-    def candidate(self, piece: Piece, meta: dict, echoes: set[str], state: RoundState) -> Item:
-        p = self.p
-        text = clean_instruction(piece.fields["instruction"], p.capitalize)
-        rec = Record.new([{"role": "user", "content": text or piece.raw}],
-                         {**meta, "instruction": text, "input": ""})
-        kept = judge(rec, text, p, self.pool, state.room, p.banned_words, echoes)
-        if isinstance(kept, Record):
-            self.machine.append((rec.id, text))
-        return kept
+    def judge(self, pieces: list[Piece], meta: dict, echoes: set[str], state: RoundState) -> list[Item]:
+        p, cands = self.p, []
+        for piece in pieces:
+            text = clean_instruction(piece.fields["instruction"], p.capitalize)
+            cands.append((Record.new([{"role": "user", "content": text or piece.raw}],
+                                     {**meta, "instruction": text, "input": ""}), text))
+        items = judge(cands, p, self.pool, state.room, p.banned_words, echoes)
+        self.machine += [(it.id, it.meta["instruction"]) for it in items if isinstance(it, Record)]
+        return items
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> Iterator[Item]:
