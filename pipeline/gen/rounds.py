@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 from pipeline.gen.calls import ask_all
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, StageContext
+from pipeline.progress import say
 from pipeline.record import Record
 
 
@@ -78,3 +79,19 @@ def hold_kept(items: Iterator[Item], kept: list[Record]) -> Iterator[Item]:
             kept.append(item)
         else:
             yield item
+
+
+def summarize(ctx: StageContext, *extra: str) -> None:
+    """One line of run output: generated, kept (records out), the `extra` counters named, and
+    the rejections by reason."""
+    from pipeline.llm.dryrun import DryRunLLM
+
+    if isinstance(ctx.llm, DryRunLLM):
+        return
+    c = ctx.counters
+    drops = sorted(((k[len("dropped_"):], v) for k, v in c.items() if k.startswith("dropped_") and v),
+                   key=lambda kv: (-kv[1], kv[0]))
+    parts = [f"{c['generated']} generated", f"{c['records_out']} kept"]
+    parts += [f"{c[k]} {k.replace('_', ' ')}" for k in extra]
+    rejected = ", ".join(f"{reason} {n}" for reason, n in drops) or "none"
+    say(f"[{ctx.stage_id}] {ctx.op}: {'; '.join(parts)}; rejected: {rejected}")

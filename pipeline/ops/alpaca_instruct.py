@@ -23,7 +23,7 @@ from pipeline.gen.lists import parse_alpaca_tasks
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, round_size, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, run_rounds, summarize
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -102,6 +102,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: AlpacaParams) -> Iterato
     loop = AlpacaLoop(ctx, p, seeds)
     yield from run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
                           max_rounds=p.max_rounds, patience=p.patience)
+    summarize(ctx)
 
 
 SPEC = OpSpec(

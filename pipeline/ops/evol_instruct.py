@@ -19,6 +19,7 @@ from pipeline.gen.calls import in_order, model_of, reply_problem, text_request, 
 from pipeline.llm.replies import raw_text
 from pipeline.gen.evol import (BREADTH, CODE_METHODS, DEPTH, OPERATIONS, copied_prompt_words, only_stopwords,
                                parse_equal, sorry_and_short, unchanged)
+from pipeline.gen.rounds import summarize
 from pipeline.gen.seeds import first_per_instruction, hand_over, read_all
 from pipeline.llm.types import Reply
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
@@ -159,6 +160,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: EvolParams, code: bool =
             if isinstance(item, Record):
                 ctx.count(f"kept_round_{item.meta['round']}")
             yield item
+    summarize(ctx, *(f"kept_round_{r}" for r in range(1, p.rounds + 1)))
 
 
 def run_code(ctx: StageContext, inputs: list[StageInput], p: EvolCodeParams) -> Iterator[Item]:

@@ -22,7 +22,7 @@ from pipeline.gen.lists import parse_task_list
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, round_size, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, run_rounds, summarize
 from pipeline.gen.seeds import hand_over, read_all
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -94,6 +94,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: GuidedParams) -> Iterato
     loop = GuidedLoop(ctx, p, [r.instruction for r in records if r.instruction.strip()])
     yield from run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
                           max_rounds=p.max_rounds, patience=p.patience)
+    summarize(ctx)
 
 
 SPEC = OpSpec(

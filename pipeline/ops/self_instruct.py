@@ -24,7 +24,7 @@ from pipeline.gen.lists import parse_task_list
 from pipeline.gen.novelty import seeded_pool
 from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
-from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds, summarize
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParams, with_instances
 from pipeline.llm.types import Reply, Request
@@ -136,11 +136,13 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> I
     if not p.generate_instances:
         yield from items
         ctx.count("instructions_kept", len(loop.machine))
+        summarize(ctx)
         return
     kept: list[Record] = []
     yield from hold_kept(items, kept)
     ctx.count("instructions_kept", len(kept))
     yield from with_instances(ctx, kept, p, loop.completion, p.seed)
+    summarize(ctx, "instructions_kept")
 
 
 def prompt_names(p: SelfInstructParams) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from pipeline.gen.calls import ask_all, reply_problem, text_request, uses_comple
 from pipeline.llm.replies import raw_text
 from pipeline.gen.candidates import provenance
 from pipeline.gen.params import RoundParams
-from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds
+from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds, summarize
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen.unnatural import PLACEHOLDER, clean_reformulation, has_placeholder, parse_example
 from pipeline.llm.types import Reply, Request
@@ -183,6 +183,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: UnnaturalParams) -> Iter
     yield from hold_kept(run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
                                     max_rounds=p.max_rounds, patience=p.patience), kept)
     yield from with_outputs(ctx, kept, p, loop.completion)
+    summarize(ctx)
 
 
 SPEC = OpSpec(

@@ -30,8 +30,11 @@ def seed_instructions() -> set[str]:
     return {prompt_line(r["instruction"]) for r in lines(SEEDS)}
 
 
-def test_self_instruct_chat(tmp_path, server):
+def test_self_instruct_chat(tmp_path, server, capfd):
     out, st = run_op(tmp_path, server, {"op": "self_instruct", "target": 20, "requests_per_round": 4})
+    drops = sorted(reasons(out).items(), key=lambda kv: (-kv[1], kv[0]))
+    assert (f"[gen] self_instruct: {st['generated']} generated; {st['records_out']} kept; 20 instructions kept; "
+            f"rejected: {', '.join(f'{k} {v}' for k, v in drops)}\n") in capfd.readouterr().err
     assert st["instructions_kept"] == 20 and st["consumed"] == 175
     assert st["classification_tasks"] + st["generation_tasks"] == 20
     assert st["instances_kept"] == st["records_out"]
