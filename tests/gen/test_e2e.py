@@ -162,3 +162,17 @@ def test_dry_run_renders_the_first_round_and_sends_nothing(tmp_path, server, op,
     summary = json.loads((out / "dry-run" / "summary.json").read_text())["gen"]
     assert summary["rendered"] and summary["requests"] == first
     assert server.completions == 0
+
+
+@pytest.mark.parametrize("op,params,seeds", [
+    ("self_instruct", {"target": 8}, None),
+    ("evol_instruct", {"rounds": 2}, {"source": "alpaca", "path": str(ALPACA), "limit": 6})])
+def test_batch_mode_gives_the_records_of_online_mode(tmp_path, server, op, params, seeds):
+    outs = {}
+    for mode in ("online", "batch"):
+        llm = {"mode": mode, "batch_poll": 0.05, "batch_poll_max": 0.1}
+        run_recipe(write_recipe(tmp_path / mode, server.base_url, {"op": op, **params}, seeds=seeds, llm=llm),
+                   tmp_path / mode / "run")
+        outs[mode] = [r["id"] for r in lines(tmp_path / mode / "run" / "gen" / "data.jsonl")]
+    assert outs["batch"] == outs["online"] and outs["online"]
+    assert server.paths["POST /batches"] >= 3
