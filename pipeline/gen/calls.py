@@ -7,8 +7,10 @@ endpoints get it as one user message (the prompts carry a chat variant of their 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable, Iterator
 
+from pipeline.llm.reask import reask_request
 from pipeline.llm.replies import describe, problem
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import StageContext
@@ -34,8 +36,23 @@ def text_request(prompt: str, *, completion: bool, sample: int = 0, tag: Any = N
 def ask_all(ctx: StageContext, requests: list[Request]) -> list[Reply]:
     """Send `requests` concurrently; return the replies in request order.
 
-    Each request's `tag` must be its index in the list (the layer answers in any order).
+    Each request's `tag` must be its index in the list (the layer answers in any order). Empty,
+    refused and unfinished replies are asked again, up to the stage's `max_reasks` times, each
+    re-ask its own cache entry (so a resumed run replays them); see `reask_reason`.
     """
+    replies = _run(ctx, requests)
+    for attempt in range(1, max_reasks(ctx) + 1):
+        redo = [i for i, r in enumerate(replies) if reask_reason(r)]
+        if not redo:
+            break
+        ctx.count("reasks", len(redo))
+        again = [dataclasses.replace(reask_request(requests[i], attempt), tag=j) for j, i in enumerate(redo)]
+        for i, reply in zip(redo, _run(ctx, again)):
+            replies[i] = reply
+    return replies
+
+
+def _run(ctx: StageContext, requests: list[Request]) -> list[Reply]:
     if not requests:
         return []
     out: list[Reply | None] = [None] * len(requests)
@@ -52,9 +69,15 @@ def ask_all(ctx: StageContext, requests: list[Request]) -> list[Reply]:
     return out  # type: ignore[return-value]
 
 
-def tagged(requests: Iterable[Request]) -> list[Request]:
-    """The requests with `tag` set to their index (for `ask_all`)."""
-    return [Request(r.messages, r.prompt, r.params, r.sample, i) for i, r in enumerate(requests)]
+def max_reasks(ctx: StageContext) -> int:
+    return getattr(getattr(ctx.llm, "settings", None), "max_reasks", 0) or 0
+
+
+def reask_reason(reply: Reply, refusal_prose: bool = True) -> str | None:
+    """Why a reply is worth asking again (`empty`, `refusal`, `incomplete`), or None. A failed
+    request (`llm_error`, already retried by the layer) and a cut-off reply are not re-asked."""
+    why = reply_problem(reply, refusal_prose=refusal_prose)
+    return why[0] if why and why[0] in ("empty", "refusal", "incomplete") else None
 
 
 TRUNCATION = ("length", "model_length", "max_tokens")

@@ -11,11 +11,14 @@ stays as it was for the next round; a kept one is answered and evolves further.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Iterator
 
 from pydantic import Field, field_validator
 
-from pipeline.gen.calls import in_order, model_of, reply_problem, text_request, uses_completions
+from pipeline.gen.calls import (in_order, max_reasks, model_of, reask_reason, reply_problem, text_request,
+                                uses_completions)
+from pipeline.llm.reask import ask_with_reasks
 from pipeline.llm.replies import raw_text
 from pipeline.gen.evol import (BREADTH, CODE_METHODS, DEPTH, OPERATIONS, copied_prompt_words, only_stopwords,
                                parse_equal, sorry_and_short, unchanged)
@@ -77,6 +80,7 @@ class Evolver:
     def __init__(self, ctx: StageContext, p: EvolParams, code: bool):
         self.ctx, self.p, self.code = ctx, p, code
         self.completion = uses_completions(ctx)
+        self.reasks = max_reasks(ctx)
 
     async def chain(self, ask, slot: int, seed: Record, plan: list[str]) -> tuple[int, list[Item]]:
         text, parent, items = seed.instruction, seed.id, []
@@ -91,8 +95,9 @@ class Evolver:
     async def step(self, ask, text: str, parent: str, operation: str, rnd: int, inherited: dict) -> Item:
         p = self.p
         prompt, ref = build_evolve_prompt(operation, text, self.code)
-        reply = await ask(text_request(prompt, completion=self.completion, sample=rnd, temperature=p.temperature,
-                                       top_p=p.top_p, max_tokens=p.max_tokens))
+        request = text_request(prompt, completion=self.completion, sample=rnd, temperature=p.temperature,
+                               top_p=p.top_p, max_tokens=p.max_tokens)
+        reply, _ = await ask_with_reasks(ask, request, self.reasks, reask_reason)
         meta = {**inherited, "source": "evol_code" if self.code else "evol_instruct", "stage": self.ctx.stage_id,
                 "parents": [parent], "operation": operation, "round": rnd, "prompt": ref}
         if model_of(reply):
@@ -113,11 +118,13 @@ class Evolver:
     async def eliminate(self, ask, rec: Record, original: str, evolved: str) -> Item:
         p = self.p
         extra = {"max_tokens": p.response_max_tokens} if p.response_max_tokens else {}
-        asks = [ask(text_request(evolved, completion=self.completion, **extra))]
+        asks = [ask_with_reasks(ask, text_request(evolved, completion=self.completion, **extra), self.reasks,
+                                partial(reask_reason, refusal_prose=False))]
         if p.equality_check:
-            asks.append(ask(text_request(build_equal_prompt(original, evolved), completion=self.completion,
-                                         temperature=0.0, max_tokens=8)))
-        replies = await asyncio.gather(*asks)
+            asks.append(ask_with_reasks(ask, text_request(build_equal_prompt(original, evolved),
+                                                          completion=self.completion, temperature=0.0, max_tokens=8),
+                                        self.reasks, reask_reason))
+        replies = [reply for reply, _ in await asyncio.gather(*asks)]
         answer: Reply = replies[0]
         problem = reply_problem(answer, refusal_prose=False)  # a short "sorry" is rule 2's to judge
         if not problem:

@@ -85,3 +85,41 @@ def test_evol_response_faults_fail_the_evolution(tmp_path, server):
     got = reasons(out)
     assert any(k.startswith("response_") and k not in ("response_sorry", "response_only_stopwords") for k in got)
     assert stats(out)["generated"] == 30
+
+
+def empty_first(marker: str):
+    """An empty reply the first time a request body holding `marker` arrives, scripted after."""
+    seen: set[str] = set()
+
+    def fn(call):
+        body = call.body or {}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if marker in prompt_text(body) and digest not in seen:
+            seen.add(digest)
+            return FakeReply(200, completion_body(body, ""))
+        return make_server_reply(call)
+    return fn
+
+
+def test_empty_replies_are_asked_again_within_max_reasks(tmp_path, server):
+    server.reply_fn = empty_first("Brainstorm a numbered list")
+    out = tmp_path / "run"
+    recipe = write_recipe(tmp_path, server.base_url, {"op": "self_instruct", "target": 10,
+                                                      "generate_instances": False}, llm={"max_reasks": 1})
+    run_recipe(recipe, out)
+    lists = [c for c in server.calls if "Brainstorm a numbered list" in prompt_text(c.body)]
+    assert stats(out)["reasks"] == len(lists) // 2 and "empty" not in reasons(out)
+    assert stats(out)["records_out"] == 10
+    hits = server.completions
+    run_recipe(recipe, out, force=("gen",))
+    assert server.completions == hits, "a re-run replays the re-asks from the cache"
+
+
+def test_evol_reasks_an_empty_evolution(tmp_path, server):
+    server.reply_fn = empty_first("Act as a prompt")
+    out = tmp_path / "run"
+    run_recipe(write_recipe(tmp_path, server.base_url, {"op": "evol_instruct", "rounds": 1, "equality_check": False},
+                            seeds={"source": "alpaca", "path": str(ALPACA), "limit": 5}, llm={"max_reasks": 1}), out)
+    assert "empty" not in reasons(out) and stats(out)["generated"] == 5
+    evolve = [c for c in server.calls if "Act as a prompt" in prompt_text(c.body)]
+    assert len(evolve) == 10
