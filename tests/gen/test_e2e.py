@@ -123,6 +123,16 @@ def test_evol(tmp_path, server, op):
                        "complicate_input", "breadth"} and len(ops) >= 4
 
 
+def test_guided_instruct_with_existing_records_in_the_pool(tmp_path, server):
+    out, st = run_op(tmp_path, server, {"op": "guided_instruct", "target": 6, "attributes": GUIDED,
+                                        "pass_seeds": True})
+    rows = lines(out / "gen" / "data.jsonl")
+    assert st["records_in"] == 175 and st["records_out"] == 181 and st.get("consumed", 0) == 0
+    assert sum(1 for r in rows if r["meta"].get("source") == "guided_instruct") == 6
+    generated = [r for r in rows if r["meta"].get("source") == "guided_instruct"]
+    assert all(len(r["meta"]["most_similar"]) > 0 for r in generated)
+
+
 def test_guided_instruct(tmp_path, server):
     out, st = run_op(tmp_path, server, {"op": "guided_instruct", "inputs": [], "target": 12, "attributes": GUIDED})
     rows = lines(out / "gen" / "data.jsonl")
