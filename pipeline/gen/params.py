@@ -11,7 +11,8 @@ from pipeline.ops.base import Params
 
 class RoundParams(Params):
     target: int = Field(100, ge=1, description="instructions to keep")
-    requests_per_round: int = Field(5, ge=1, description="requests sent together in each round")
+    requests_per_round: int = Field(5, ge=1, description="requests sent together in each round (the reference "
+                                    "sends 5; more is faster, each round sees the tasks kept before it)")
     seed: int = Field(0, description="seeds the sampling of prompt examples")
     max_rounds: int | None = Field(None, ge=1, description="stop after this many rounds")
     patience: int = Field(10, ge=1, description="stop after this many rounds in a row keep nothing")
