@@ -1,6 +1,6 @@
-"""A curation chain (exact dedup -> filter -> judge -> export) on real data against the local
-server: it runs, stops at a request budget, resumes without paying twice, and its card shows the
-funnel. (The near-duplicate and selection stages join the chain when their ops are merged.)"""
+"""The whole curation chain (exact dedup -> near dedup -> filter -> judge -> select -> export) on
+real data against the local server: it runs, stops at a request budget, resumes without paying
+twice, and its card shows the funnel."""
 
 from __future__ import annotations
 
@@ -24,13 +24,16 @@ def length_judge(call):
 def chain(tmp_path, server, **llm):
     stages = [
         {"id": "alpaca", "op": "ingest", "source": "alpaca", "path": str(SAMPLES / "alpaca_sample.json"),
-         "limit": 60},
+         "limit": 150},
         {"id": "alpagasus", "op": "ingest", "source": "alpaca",
          "path": str(SAMPLES / "alpagasus_random_sample.json"), "limit": 60},
         {"id": "exact", "op": "dedup_exact", "inputs": ["alpaca", "alpagasus"]},
-        {"id": "filter", "op": "filter", "inputs": ["exact"], "require_complete": True, "min_words": 3},
+        {"id": "near", "op": "dedup_minhash", "inputs": ["exact"], "threshold": 0.5, "field": "instruction", "ngram": 2,
+         "workers": 1},
+        {"id": "filter", "op": "filter", "inputs": ["near"], "require_complete": True, "min_words": 3},
         {"id": "judge", "op": "judge", "inputs": ["filter"]},
-        {"id": "export", "op": "export", "inputs": ["judge"]},
+        {"id": "select", "op": "select", "inputs": ["judge"], "score": "accuracy", "budget": 50},
+        {"id": "export", "op": "export", "inputs": ["select"]},
     ]
     return write_recipe(tmp_path, "curation", llm_block(server, **llm), stages)
 
@@ -41,7 +44,7 @@ def card_without_llm_line(dataset):
 
 def funnel(out):
     return [(s, stats(out, s)["records_in"], stats(out, s)["records_out"])
-            for s in ("exact", "filter", "judge", "export")]
+            for s in ("exact", "near", "filter", "judge", "select", "export")]
 
 
 def test_chain_runs_resumes_and_shows_its_funnel(tmp_path, server):
@@ -50,14 +53,17 @@ def test_chain_runs_resumes_and_shows_its_funnel(tmp_path, server):
     run_recipe(chain(tmp_path, server), clean)
     judged = server.completions
     counts = funnel(clean)
-    # 4 rows of the two samples are the same; 5 have no answer and 11 fewer than 3 words;
-    # 68 of the 100 judged answers are longer than 150 characters (4.5 or 5)
-    assert counts == [("exact", 120, 116), ("filter", 116, 100), ("judge", 100, 68), ("export", 68, 68)]
-    assert stats(clean, "judge")["dropped_below_threshold"] == 32
-    assert judged == 100                                           # one request per judged record
+    # 10 rows of the two samples are the same; 2 more are near-duplicate "Give an example of ..."
+    # instructions; 18 have no answer or fewer than 3 words; 118 of the 180 judged answers are
+    # longer than 150 characters (4.5 or 5); select keeps the 50 best by the judge's score
+    assert counts == [("exact", 210, 200), ("near", 200, 198), ("filter", 198, 180), ("judge", 180, 118),
+                      ("select", 118, 50), ("export", 50, 50)]
+    assert stats(clean, "judge")["dropped_below_threshold"] == 62
+    assert stats(clean, "select")["dropped_over_budget"] == 68
+    assert judged == 180                                           # one request per judged record
     card = (clean / "export" / "dataset" / "README.md").read_text()
     for stage, n_in, n_out in counts[:-1]:
-        op = {"exact": "dedup_exact"}.get(stage, stage)
+        op = {"exact": "dedup_exact", "near": "dedup_minhash"}.get(stage, stage)
         assert f"| {stage} | {op} | {n_in} | {n_out} |" in card
 
     server.reset_counts()
