@@ -32,10 +32,10 @@ def key_text(rec: Record, field: str) -> str:
     return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in rec.messages)
 
 
-def plain_text(rec: Record, field: str) -> str:
-    """Like `key_text` but without role markers (what shingling and embedding read)."""
+def plain_text(rec: Record, field: str, with_system: bool = True) -> str:
+    """Like `key_text` but without role markers (what shingling, embedding and ROUGE read)."""
     if field == "conversation":
-        return "\n".join(m["content"] for m in rec.messages)
+        return "\n".join(m["content"] for m in rec.messages if with_system or m["role"] != "system")
     return key_text(rec, field).replace("\x1e", "\n")
 
 

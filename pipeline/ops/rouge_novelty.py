@@ -13,6 +13,7 @@ from typing import Iterator, Literal
 
 from pydantic import Field
 
+from pipeline.dedup.text import plain_text
 from pipeline.novelty import NoveltyPool
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
 from pipeline.record import Record, Rejected
@@ -32,13 +33,9 @@ class RougeNoveltyParams(Params):
 
 
 def compared_text(rec: Record, field: str) -> str:
-    if field == "instruction":
-        return rec.instruction
-    if field == "user":
-        return "\n".join(rec.turns("user"))
-    if field == "response":
-        return "\n".join(rec.turns("assistant"))
-    return "\n".join(m["content"] for m in rec.messages if m["role"] != "system")
+    """The text compared; a conversation without its system turn (shared system prompts would
+    inflate similarity)."""
+    return plain_text(rec, field, with_system=False)
 
 
 def _judge(ctx: StageContext, pool: NoveltyPool, batch: list[Record], p: RougeNoveltyParams

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from pydantic import Field
 
+from pipeline.gen.calls import in_order as index_order
 from pipeline.llm.replies import problem
 from pipeline.llm.types import AsyncAsk, Reply, Request
 from pipeline.ops.base import Params, StageContext
@@ -106,12 +107,4 @@ def in_order(ctx: StageContext, workflows: Iterable[Workflow]) -> Iterator[Any]:
                 return i, await wf(ask)
             yield task
 
-    waiting: dict[int, Any] = {}
-    upto = 0
-    for i, result in ctx.llm.run_tasks(numbered()):
-        waiting[i] = result
-        while upto in waiting:
-            yield waiting.pop(upto)
-            upto += 1
-    if waiting:
-        raise RuntimeError(f"stage {ctx.stage_id}: {len(waiting)} scoring results never came in order")
+    yield from index_order(ctx.llm.run_tasks(numbered()))
