@@ -69,10 +69,13 @@ def final_stage(run_dir: Path) -> tuple[Path, dict]:
 
 def export_cli(source: Path, fmt: str, out: Path, validation: float | None, seed: int,
                name: str | None) -> None:
+    from pipeline.export.formats import FORMATS
     from pipeline.export.write import write_export
     from pipeline.ops.export import complete_or_reason
     from pipeline.record import Record
 
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt}: unknown export format (known: {', '.join(FORMATS)})")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out}: is a file; export writes a folder")
     run_info: dict = {}
@@ -86,17 +89,22 @@ def export_cli(source: Path, fmt: str, out: Path, validation: float | None, seed
     skipped: dict[str, int] = {}
 
     def records() -> Iterator[Record]:
+        # the same rule as the `export` op (complete examples; for dpo, a rejected answer too)
         skipped.clear()
         for lineno, obj in read_jsonl(data):
             rec = Record.from_dict(obj, where=f"{data}:{lineno}")
-            bad = complete_or_reason(rec)
+            bad = complete_or_reason(rec, fmt)
             if bad:
                 skipped[bad.reason] = skipped.get(bad.reason, 0) + 1
                 continue
             yield rec
 
+    if not any(True for _ in records()):
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+        raise InputError(f"{data}: no record to export in format {fmt}"
+                         + (f" (skipped: {reasons})" if reasons else " (the file is empty)"))
     summary = write_export(records, out, fmt, name=name or run_info.get("recipe") or data.stem,
                            validation=validation, seed=seed, run_info=run_info)
     counts = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
-    extra = f"; skipped (not complete examples): {skipped}" if skipped else ""
-    say(f"wrote {out}: {counts}{extra}")
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+    say(f"wrote {out}: {counts}" + (f"; skipped: {reasons}" if reasons else ""))

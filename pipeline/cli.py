@@ -125,7 +125,7 @@ def ingest(source: str = typer.Argument(..., help="source name (see `instructpip
 
 @app.command()
 def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or run folder"),
-           fmt: str = typer.Option(..., "--format", "-f", help="messages, alpaca, sharegpt, hf or parquet"),
+           fmt: str = typer.Option(..., "--format", "-f", help="messages, alpaca, sharegpt, hf, parquet or dpo (preference pairs from `pairs`)"),
            out: Path = typer.Option(..., "-o", "--out", help="output folder"),
            validation: Optional[float] = typer.Option(None, "--validation", help="fraction or count"),
            seed: int = typer.Option(0, "--seed"),
