@@ -1,4 +1,5 @@
 import json
+import re
 
 from tests.conftest import QUICKSTART, SAMPLES, cli
 
@@ -79,10 +80,54 @@ def test_listings():
     assert "alpaca:" in sources and "license: CC-BY-NC-4.0" in sources and "input_separator" in sources
     ops = cli("ops", check=True).stdout
     for name in ("ingest", "mix", "dedup_exact", "filter", "export"):
-        assert f"\n{name} (" in "\n" + ops
+        assert f"\n  {name} (" in ops
     assert "min_words: default None" in ops
 
 
 def test_usage_errors_are_one_line_exit_1():
     one_line_error(cli("nosuch"), "No such command 'nosuch'")
     one_line_error(cli("run"), "Missing argument")
+
+
+WIDE = {"COLUMNS": "200", "TERM": "dumb"}
+
+
+def test_bare_command_prints_help_and_exits_0_and_version():
+    for args in ((), ("batch",)):
+        proc = cli(*args, env=WIDE)
+        assert proc.returncode == 0, proc.stderr
+        assert "Usage:" in proc.stdout and "Commands" in proc.stdout
+        assert proc.stderr == ""
+    from pipeline import __version__
+
+    version = cli("--version", check=True)
+    assert version.stdout == f"instructpipe {__version__}\n"
+
+
+def test_help_texts_are_complete_and_types_readable():
+    import re
+
+    for command in ("run", "status", "stage", "ingest", "export", "report", "sources", "ops", "batch status"):
+        text = cli(*command.split(), "--help", env=WIDE, check=True).stdout
+        assert not re.search(r"<(str|int|bool|float|path|list\[\w+\])>", text), (command, text)
+        for line in text.splitlines():
+            if re.match(r"^\W*--", line.strip("│ ")):  # every option row says what it is for
+                assert re.search(r"--[\w-]+(\s+-\w)?\s+\S.*\s{2,}\S", line), (command, line)
+    run_help = cli("run", "--help", env=WIDE, check=True).stdout
+    for option, words in (("--model", "model name"), ("--base-url", "endpoint"), ("--concurrency", "requests")):
+        row = next(line for line in run_help.splitlines() if option in line)
+        assert words in row, row
+
+
+def test_ops_grouped_by_purpose_and_one_op():
+    from pipeline.ops import all_ops
+
+    text = cli("ops", check=True).stdout
+    headings = [line for line in text.splitlines() if line and not line.startswith(" ") and "(" not in line]
+    assert headings[:2] == ["Reading and mixing:", "Deduplication and filtering:"], headings
+    listed = re.findall(r"^  (\w+) \(v\d+", text, flags=re.M)
+    assert sorted(listed) == sorted(all_ops()) and len(listed) == len(set(listed))
+    one = cli("ops", "filter", check=True).stdout
+    assert one.startswith("filter (v") and "min_words: default None" in one
+    assert "dedup_exact" not in one
+    one_line_error(cli("ops", "filtr"), "unknown op 'filtr'; did you mean filter?")
