@@ -53,8 +53,10 @@ def parse_params(pairs: Optional[List[str]]) -> dict:
             raise ConfigError(f"-p {pair!r}: expected key=value")
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
+        except yaml.YAMLError as e:  # never guess: a half-typed list must not become a string
+            why = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"-p {pair}: not valid YAML ({why}); quote text that is meant as it stands, "
+                              f"e.g. -p '{key.strip()}=\"...\"'") from None
     return out
 
 

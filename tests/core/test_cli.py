@@ -72,7 +72,7 @@ def test_stage_command_runs_an_op_and_resumes(tmp_path):
     assert "nothing to do" in again.stderr
     assert out.read_text().splitlines() == kept
     one_line_error(cli("stage", "filter", "-i", str(ingested), "-o", str(out), "-p", "min_wrods=3"),
-                   "min_wrods: unknown key; did you mean min_words?")
+                   "-p min_wrods: unknown parameter; did you mean min_words?")
 
 
 def test_listings():
@@ -131,3 +131,32 @@ def test_ops_grouped_by_purpose_and_one_op():
     assert one.startswith("filter (v") and "min_words: default None" in one
     assert "dedup_exact" not in one
     one_line_error(cli("ops", "filtr"), "unknown op 'filtr'; did you mean filter?")
+
+
+def test_stage_params_errors_name_the_p_option(tmp_path):
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    out = str(tmp_path / "o.jsonl")
+    proc = cli("stage", "filter", "-i", str(src), "-o", out, "-p", "min_wrods=3")
+    one_line_error(proc, "-p min_wrods: unknown parameter; did you mean min_words?")
+    assert "stages[" not in proc.stderr and "recipe:" not in proc.stderr
+    one_line_error(cli("stage", "filter", "-i", str(src), "-o", out, "-p", "min_words=abc"),
+                   "-p min_words=abc:", "integer")
+    one_line_error(cli("stage", "filter", "-i", str(src), "-o", out, "-p", "banned_keywords=[spam, eggs"),
+                   "-p banned_keywords=[spam, eggs: not valid YAML", "quote")
+    assert not (tmp_path / "o.jsonl.run").exists()
+
+
+def test_stage_inputs_are_named_after_their_files(tmp_path):
+    """The README's `stage mix -i a.jsonl -i b.jsonl -p caps={a: 10}` works as written."""
+    for name, n in (("a", 30), ("b", 5)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"messages": [{"role": "user", "content": f"{name} question {i}"},
+                                     {"role": "assistant", "content": "answer"}]}) + "\n" for i in range(n)))
+    proc = cli("stage", "mix", "-i", "a.jsonl", "-i", "b.jsonl", "-o", "mixed.jsonl", "-p", "caps={a: 10}",
+               cwd=tmp_path, check=True)
+    rows = [json.loads(x) for x in (tmp_path / "mixed.jsonl").read_text().splitlines()]
+    firsts = [r["messages"][0]["content"].split()[0] for r in rows]
+    assert firsts.count("a") == 10 and firsts.count("b") == 5, proc.stderr
+    one_line_error(cli("stage", "mix", "-i", "a.jsonl", "-i", "b.jsonl", "-o", "m2.jsonl", "-p", "caps={c: 1}",
+                       cwd=tmp_path), "not inputs", "'a'", "'b'")
