@@ -32,7 +32,8 @@ ParamOpt = typer.Option(None, "-p", "--param", metavar="KEY=VALUE",
 ModelOpt = typer.Option(None, "--model", metavar="NAME",
                         help="model name for every LLM stage (overrides the recipe's llm.model)")
 BaseUrlOpt = typer.Option(None, "--base-url", metavar="URL",
-                          help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (overrides llm.base_url)")
+                          help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+                               "(overrides llm.base_url)")
 ConcurrencyOpt = typer.Option(None, "--concurrency", metavar="N",
                               help="requests in flight at once per LLM stage (overrides llm.concurrency)")
 
@@ -67,7 +68,8 @@ def llm_overrides(model: str | None, base_url: str | None, concurrency: int | No
 
 @app.command()
 def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe name)"),
-        out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="run folder (default outputs/<name>)"),
+        out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="run folder (default outputs/<name>)"),
         only: Optional[str] = OnlyOpt, until: Optional[str] = UntilOpt,
         force: Optional[List[str]] = ForceOpt,
         dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
@@ -101,8 +103,9 @@ def status(run_dir: Path = typer.Argument(..., help="run folder"),
 
 @app.command()
 def stage(op: str = typer.Argument(..., help="op name (see `instructpipe ops`)"),
-          inputs: Optional[List[Path]] = typer.Option(None, "-i", "--input", metavar="FILE",
-                                                      help="input JSONL (repeatable)"),
+          inputs: Optional[List[Path]] = typer.Option(
+              None, "-i", "--input", metavar="FILE",
+              help="input JSONL (repeatable); -p names it by its file name without the extension"),
           out: Path = typer.Option(..., "-o", "--out", metavar="FILE", help="output JSONL"),
           params: Optional[List[str]] = ParamOpt,
           model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,
@@ -116,7 +119,8 @@ def stage(op: str = typer.Argument(..., help="op name (see `instructpipe ops`)")
 @app.command()
 def ingest(source: str = typer.Argument(..., help="source name (see `instructpipe sources`)"),
            location: str = typer.Argument(..., metavar="PATH_OR_HUB_ID",
-                                          help="a local file or folder, or a Hugging Face dataset id (owner/name)"),
+                                          help="a local file or folder, or a Hugging Face dataset id "
+                                               "(owner/name)"),
            out: Path = typer.Option(..., "-o", "--out", metavar="FILE", help="output JSONL"),
            params: Optional[List[str]] = ParamOpt) -> None:
     """Read a source into canonical records (shorthand for `stage ingest`)."""
@@ -135,7 +139,9 @@ def ingest(source: str = typer.Argument(..., help="source name (see `instructpip
 
 @app.command()
 def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or run folder"),
-           fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help="messages, alpaca, sharegpt, hf, parquet or dpo (preference pairs from `pairs`)"),
+           fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT",
+                                   help="messages, alpaca, sharegpt, hf, parquet or dpo (preference pairs "
+                                        "from `pairs`)"),
            out: Path = typer.Option(..., "-o", "--out", metavar="DIR", help="output folder"),
            validation: Optional[float] = typer.Option(None, "--validation", metavar="N",
                                                       help="validation split: a fraction (<1) or a count"),

@@ -14,7 +14,8 @@ from tests.core.test_export import recs
 
 def many(n=40):
     return [Record.new([{"role": "system", "content": "Be brief."}] * (i % 2)
-                       + [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}],
+                       + [{"role": "user", "content": f"question {i}"},
+                          {"role": "assistant", "content": f"answer {i}"}],
                        {"source": "s", "stage": "x"}) for i in range(n)]
 
 
