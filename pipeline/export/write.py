@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import random
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,8 +110,9 @@ def write_export(records: Callable[[], Iterable[Record]], out_dir: Path, fmt: st
 def _check_folder(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: is a file; an export writes a folder")
+    leftover = re.compile(r"^\..+\.tmp$")  # our own temporary names, from an interrupted export
     foreign = sorted(p.name for p in out_dir.iterdir()
-                     if p.name not in OWNED and not p.name.endswith(".tmp")) if out_dir.is_dir() else []
+                     if p.name not in OWNED and not leftover.match(p.name)) if out_dir.is_dir() else []
     if foreign:
         raise ConfigError(f"{out_dir}: holds files an export does not write ({', '.join(foreign[:5])}); "
                           "export to a new or empty folder, or to an earlier export's folder")

@@ -55,6 +55,13 @@ def test_export_never_deletes_files_it_did_not_write(tmp_path):
     with pytest.raises(ConfigError, match="notes.txt"):
         write_export(many, out, "messages", name="d")
     assert listing(out) == ["notes.txt"]
+    (out / "notes.txt").rename(out / "notes.tmp")
+    with pytest.raises(ConfigError, match="notes.tmp"):
+        write_export(many, out, "messages", name="d")
+    (out / "notes.tmp").unlink()
+    (out / ".train.messages.jsonl.tmp").write_text("torn")  # left by an interrupted export: ours
+    write_export(many, out, "messages", name="d")
+    assert listing(out) == ["README.md", "dataset_info.json", "train.jsonl"]
 
 
 def test_recipe_export_path_resolves_against_the_recipe_folder(tmp_path):
