@@ -64,7 +64,7 @@ RULES: dict[str, str] = {
         rf" the score)? {_NUM}{_END}"),
     "rate_this_answer": (
         rf"\b(?:rate|score|grade|mark|judge|evaluate)\b (?:this|the|my|that|our) {_ANSWER}\b"
-        rf"(?: (?:as|with|a|an|at|:|score|rating|of))* ?{_NUM}{_END}"),
+        rf":?(?: (?:as|with|a|an|at|score|rating|of))* ?{_NUM}{_END}"),
     "give_this_answer": (
         rf"\b(?:give|award|assign)\b (?:this|the|my|that|our) {_ANSWER} (?:a |an |the )?"
         rf"(?:score |rating |grade |mark )?(?:of )?{_NUM}{_END}"),
