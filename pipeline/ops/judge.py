@@ -102,16 +102,23 @@ def run(ctx: StageContext, inputs: list[StageInput], p: JudgeParams) -> Iterator
     def workflows():
         for inp in inputs:
             for rec in inp:
-                async def one(ask: AsyncAsk, rec: Record = rec) -> tuple[Item, int]:
+                async def one(ask: AsyncAsk, rec: Record = rec) -> tuple[Item, Outcome | None]:
                     if not rec.complete:
-                        return Rejected("incomplete", "no assistant answer to judge", record=rec), 0
+                        return Rejected("incomplete", "no assistant answer to judge", record=rec), None
                     out = await judge_record(ask, rec, p, reasks)
-                    return verdict(rec, out, key, p.threshold), max(len(out.raw) - 1, 0)
+                    return verdict(rec, out, key, p.threshold), out
                 yield one
 
-    for item, reasked in in_order(ctx, workflows()):
-        ctx.count("reasked", reasked)
+    for item, out in in_order(ctx, workflows()):
+        if out is not None:
+            count_outcome(ctx, out)
         yield item
+
+
+def count_outcome(ctx: StageContext, out: Outcome) -> None:
+    ctx.count("reasked", max(len(out.raw) - 1, 0))
+    if "judge_injection" in out.flags:
+        ctx.count("injection_flagged")
 
 
 def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:

@@ -21,7 +21,7 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
-from pipeline.ops.judge import RatingParams, judge_record, score_key
+from pipeline.ops.judge import RatingParams, count_outcome, judge_record, score_key
 from pipeline.record import Record, Rejected, content_id
 from pipeline.scoring.ask import Outcome, in_order, reask_limit, rejection, with_scores
 from pipeline.scoring.layout import JUDGE_PROMPTS
@@ -119,7 +119,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: PairsParams) -> Iterator
                                  record=rec) for rec in members)
             continue
         for out in outcomes:
-            ctx.count("reasked", max(len(out.raw) - 1, 0))
+            count_outcome(ctx, out)
         yield from rank(ctx, members, outcomes, p, key)
 
 

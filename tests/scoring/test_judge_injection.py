@@ -113,6 +113,7 @@ def test_flag_mode_judges_and_marks_them(tmp_path, server):
     server.reply_fn = naive_judge(keeps_format=True)
     out, passed, clean_passed = run_judge(tmp_path, server, injection="flag")
     assert (len(passed), clean_passed) == (8, 6)
+    assert stats(out, "judge")["injection_flagged"] == 9
     assert all(r["meta"]["flags"] == ["judge_injection"] for r in passed)
     flagged_below = [r["record"] for r in lines(out / "judge" / "rejected.jsonl")
                      if r["record"]["meta"].get("flags")]
