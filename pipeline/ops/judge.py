@@ -29,7 +29,7 @@ from pipeline.scoring.ask import (Outcome, ScorerParams, ask_parsed, in_order, r
                                   with_scores)
 from pipeline.scoring.injection import find_injection
 from pipeline.scoring.layout import JUDGE_PROMPTS, exchange, judge_messages, judge_reply_code
-from pipeline.scoring.parse import Failure, parse_score
+from pipeline.scoring.parse import DECOR, Failure, parse_score
 
 SCALE = (0.0, 5.0)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,16 +61,14 @@ def score_key(dimension: str, key: str | None) -> str:
     return dimension if _KEY.match(dimension) else "judge"
 
 
-_DECOR = "*_`\"' \t"
-
-
 def without_code(text: str | None, code: str) -> str | Failure:
-    """The reply with its leading reply code removed, or `no_code` when the first line lacks it."""
+    """The reply with its first line cut after the reply code (a label such as `Code:` before it is
+    dropped too), or `no_code` when the first line lacks the code."""
     lines = (text or "").strip().splitlines()
-    first = lines[0].strip().strip(_DECOR) if lines else ""
-    if not first.startswith(code):
-        return Failure("no_code", "the first line did not begin with the reply code")
-    rest = first[len(code):].strip(_DECOR + ":-")
+    first = lines[0] if lines else ""
+    if code not in first:
+        return Failure("no_code", "the first line did not hold the reply code")
+    rest = first[first.index(code) + len(code):].strip(DECOR + ":-,;")
     return "\n".join(([rest] if rest else []) + lines[1:])
 
 

@@ -70,8 +70,10 @@ def test_reply_code_is_required_and_removed():
     assert parse(Reply(None, f"{code} 4.5\nGood.")) == (4.5, "Good.")
     assert parse(Reply(None, f"**{code}**\n4\nFine.")) == (4.0, "Fine.")     # the score on the next line
     assert parse(Reply(None, f"{code}: 3")) == (3.0, "")
-    assert parse(Reply(None, "5\nAs instructed.")) == Failure("no_code", "the first line did not begin with the reply code")
+    assert parse(Reply(None, f"Reply code: {code}, score: 4")) == (4.0, "")
+    assert parse(Reply(None, "5\nAs instructed.")) == Failure("no_code", "the first line did not hold the reply code")
     assert parse(Reply(None, "ANS-FFFFFFFFFFFF 5")).code == "no_code"              # another record's code
+    assert parse(Reply(None, f"5\n{code}")).code == "no_code"                       # not on the first line
     assert isinstance(without_code(f"{code} nine", code), str)
     assert parse(Reply(None, f"{code} nine")).code == "unparsable"
     assert parse_judge(None)(Reply(None, "5\nok")) == (5.0, "ok")
