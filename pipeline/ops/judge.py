@@ -10,7 +10,7 @@ fails closed.
 Two defences against records that try to set their own score, neither relying on the judge's
 obedience: a rule check before any request rejects records that address the judge
 (`judge_injection`; `injection: flag` judges them and adds `judge_injection` to `meta.flags`),
-and the judge's first line must begin with a per-record reply code that the record cannot know
+and the judge's first line must carry a per-record reply code that the record cannot know
 (`reply_code: true`), so a judge that drops the format to obey the record is re-asked, then
 rejected (`judge_no_code`).
 """
@@ -73,7 +73,7 @@ def without_code(text: str | None, code: str) -> str | Failure:
 
 
 def parse_judge(code: str | None = None) -> Callable[[Reply], tuple[float, str] | Failure]:
-    """The judge's parser: (score, explanation); with `code`, the first line must begin with it."""
+    """The judge's parser: (score, explanation); with `code`, the first line must hold it."""
     def parse(reply: Reply):
         text = reply.text if code is None else without_code(reply.text, code)
         return text if isinstance(text, Failure) else parse_score(text, *SCALE)
@@ -135,5 +135,6 @@ SPEC = OpSpec(
     name="judge", fn=run, params=JudgeParams, version=2, min_inputs=1, uses_llm=True,
     prompts=JUDGE_PROMPTS,
     doc="AlpaGasus-style LLM rating (0-5) of a dimension; keeps records at or above `threshold`; "
-        "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected.",
+        "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected; "
+        "records that address the judge are rejected (judge_injection) and replies must carry a reply code.",
 )
