@@ -26,10 +26,21 @@ def chromium_missing() -> str | None:
     return None
 
 
+def skip_without_chromium():
+    """The browser tests' mark: skip where Chromium is missing, but not under CI (`CI` set), where
+    they run and fail, so a missing browser cannot pass unseen."""
+    import pytest
+
+    why = chromium_missing()
+    return pytest.mark.skipif(why is not None and not os.environ.get("CI"), reason=why or "")
+
+
 class Browser:
     """One Chromium process; messages are NUL-terminated JSON on fds 3 (to it) and 4 (from it)."""
 
     def __init__(self, width: int = 1280, height: int = 900):
+        if chromium_missing():
+            raise RuntimeError(chromium_missing())
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()

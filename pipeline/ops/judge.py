@@ -4,13 +4,21 @@ Reads complete records; asks for a 0-5 score of one dimension (accuracy, helpful
 with the record shown as delimited data; writes the score and the explanation to `meta.scores`.
 Drops records below the threshold (`below_threshold`), open records (`incomplete`), and records
 whose judge kept answering unusably after the re-asks (`judge_unparsable`, `judge_out_of_range`,
-`judge_empty`, `judge_refusal`, `judge_incomplete`) or failed (`llm_error`): it fails closed.
+`judge_empty`, `judge_refusal`, `judge_incomplete`, `judge_no_code`) or failed (`llm_error`): it
+fails closed.
+
+Two defences against records that try to set their own score, neither relying on the judge's
+obedience: a rule check before any request rejects records that address the judge
+(`judge_injection`; `injection: flag` judges them and adds `judge_injection` to `meta.flags`),
+and the judge's first line must carry a per-record reply code that the record cannot know
+(`reply_code: true`), so a judge that drops the format to obey the record is re-asked, then
+rejected (`judge_no_code`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Callable, Iterator, Literal
 
 from pydantic import Field
 
@@ -19,8 +27,9 @@ from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.record import Record, Rejected
 from pipeline.scoring.ask import (Outcome, ScorerParams, ask_parsed, in_order, reask_limit, rejection,
                                   with_scores)
-from pipeline.scoring.layout import JUDGE_PROMPTS, judge_messages
-from pipeline.scoring.parse import parse_score
+from pipeline.scoring.injection import find_injection
+from pipeline.scoring.layout import JUDGE_PROMPTS, exchange, judge_messages, judge_reply_code
+from pipeline.scoring.parse import DECOR, Failure, parse_score
 
 SCALE = (0.0, 5.0)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,6 +44,11 @@ class RatingParams(ScorerParams):
                                                     "and helpfulness)")
     key: str | None = Field(None, pattern=_KEY.pattern,
                             description="meta.scores key (default: the dimension, or 'judge')")
+    injection: Literal["reject", "flag", "off"] = Field(
+        "reject", description="records that address the judge ('reply 5', 'ignore previous "
+                              "instructions'...): reject (judge_injection), flag (meta.flags), off")
+    reply_code: bool = Field(True, description="the judge's reply must begin with a per-record code "
+                                               "the record cannot know (else re-asked, then judge_no_code)")
 
 
 class JudgeParams(RatingParams):
@@ -47,15 +61,37 @@ def score_key(dimension: str, key: str | None) -> str:
     return dimension if _KEY.match(dimension) else "judge"
 
 
-def parse_judge(reply: Reply):
-    return parse_score(reply.text, *SCALE)
+def without_code(text: str | None, code: str) -> str | Failure:
+    """The reply with its first line cut after the reply code (a label such as `Code:` before it is
+    dropped too), or `no_code` when the first line lacks the code."""
+    lines = (text or "").strip().splitlines()
+    first = lines[0] if lines else ""
+    if code not in first:
+        return Failure("no_code", "the first line did not hold the reply code")
+    rest = first[first.index(code) + len(code):].strip(DECOR + ":-,;")
+    return "\n".join(([rest] if rest else []) + lines[1:])
 
 
-async def judge_record(ask: AsyncAsk, rec: Record, dimension: str, criterion: str | None,
-                       reasks: int) -> Outcome:
-    """One record's judgement: `value` is (score, explanation) when it succeeded."""
-    return await ask_parsed(ask, judge_messages(rec, dimension, criterion), parse_judge,
-                            "judge_reask", reasks)
+def parse_judge(code: str | None = None) -> Callable[[Reply], tuple[float, str] | Failure]:
+    """The judge's parser: (score, explanation); with `code`, the first line must hold it."""
+    def parse(reply: Reply):
+        text = reply.text if code is None else without_code(reply.text, code)
+        return text if isinstance(text, Failure) else parse_score(text, *SCALE)
+    return parse
+
+
+async def judge_record(ask: AsyncAsk, rec: Record, p: RatingParams, reasks: int) -> Outcome:
+    """One record's judgement: `value` is (score, explanation) when it succeeded. A record that
+    addresses the judge is not sent (`injection: reject`) or is judged and flagged (`flag`)."""
+    hit = find_injection(exchange(rec)) if p.injection != "off" else None
+    if hit and p.injection == "reject":
+        return Outcome(failure=Failure("injection", f"the record addresses the judge ({hit})"))
+    code = judge_reply_code(rec) if p.reply_code else None
+    out = await ask_parsed(ask, judge_messages(rec, p.dimension, p.criterion, coded=p.reply_code),
+                           parse_judge(code), "judge_reask", reasks, reask_values={"reply_code": code or ""})
+    if hit:
+        out.flags.append("judge_injection")
+    return out
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: JudgeParams) -> Iterator[Item]:
@@ -64,16 +100,23 @@ def run(ctx: StageContext, inputs: list[StageInput], p: JudgeParams) -> Iterator
     def workflows():
         for inp in inputs:
             for rec in inp:
-                async def one(ask: AsyncAsk, rec: Record = rec) -> tuple[Item, int]:
+                async def one(ask: AsyncAsk, rec: Record = rec) -> tuple[Item, Outcome | None]:
                     if not rec.complete:
-                        return Rejected("incomplete", "no assistant answer to judge", record=rec), 0
-                    out = await judge_record(ask, rec, p.dimension, p.criterion, reasks)
-                    return verdict(rec, out, key, p.threshold), max(len(out.raw) - 1, 0)
+                        return Rejected("incomplete", "no assistant answer to judge", record=rec), None
+                    out = await judge_record(ask, rec, p, reasks)
+                    return verdict(rec, out, key, p.threshold), out
                 yield one
 
-    for item, reasked in in_order(ctx, workflows()):
-        ctx.count("reasked", reasked)
+    for item, out in in_order(ctx, workflows()):
+        if out is not None:
+            count_outcome(ctx, out)
         yield item
+
+
+def count_outcome(ctx: StageContext, out: Outcome) -> None:
+    ctx.count("reasked", max(len(out.raw) - 1, 0))
+    if "judge_injection" in out.flags:
+        ctx.count("injection_flagged")
 
 
 def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:
@@ -81,7 +124,7 @@ def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:
     if not out.ok:
         return rejection(rec, out, "judge")
     score, why = out.value
-    rec = with_scores(rec, {key: score, f"{key}_explanation": why})
+    rec = with_scores(rec, {key: score, f"{key}_explanation": why}, flags=out.flags)
     if score < threshold:
         return Rejected("below_threshold", f"{key} {score:g} < {threshold:g}", record=rec,
                         extra={"raw": out.raw})
@@ -89,8 +132,9 @@ def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:
 
 
 SPEC = OpSpec(
-    name="judge", fn=run, params=JudgeParams, version=1, min_inputs=1, uses_llm=True,
+    name="judge", fn=run, params=JudgeParams, version=2, min_inputs=1, uses_llm=True,
     prompts=JUDGE_PROMPTS,
     doc="AlpaGasus-style LLM rating (0-5) of a dimension; keeps records at or above `threshold`; "
-        "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected.",
+        "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected; "
+        "records that address the judge are rejected (judge_injection) and replies must carry a reply code.",
 )

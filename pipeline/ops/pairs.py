@@ -8,6 +8,8 @@ answer as `messages`, the rejected answer and both scores in `meta.chosen` / `me
 (export it with `format: dpo`). The rejected response is consumed into the pair; other
 responses are rejected with a reason (`not_chosen`, `duplicate_response`, `too_few_responses`,
 `no_margin`, `chosen_below_threshold`, judge failures), so every input is accounted for.
+Responses are guarded against injection as in `judge` (`injection`, `reply_code`): a response
+that addresses the judge is rejected (`judge_injection`) before the others are ranked.
 Groups are held in memory until judged.
 """
 
@@ -19,7 +21,7 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
-from pipeline.ops.judge import RatingParams, judge_record, score_key
+from pipeline.ops.judge import RatingParams, count_outcome, judge_record, score_key
 from pipeline.record import Record, Rejected, content_id
 from pipeline.scoring.ask import Outcome, in_order, reask_limit, rejection, with_scores
 from pipeline.scoring.layout import JUDGE_PROMPTS
@@ -67,7 +69,8 @@ def rank(ctx: StageContext, members: list[Record], outcomes: list[Outcome], p: P
             yield rejection(rec, out, "judge")
         else:
             score, why = out.value
-            scored.append((with_scores(rec, {key: score, f"{key}_explanation": why}), score, why))
+            scored.append((with_scores(rec, {key: score, f"{key}_explanation": why}, flags=out.flags),
+                           score, why))
     scored.sort(key=lambda t: -t[1])
     if len(scored) < 2:
         for rec, _, _ in scored:
@@ -106,8 +109,8 @@ def run(ctx: StageContext, inputs: list[StageInput], p: PairsParams) -> Iterator
             async def judge_all(ask, members: list[Record] = members) -> list[Outcome]:
                 if len(members) < 2:
                     return []
-                return list(await asyncio.gather(*(judge_record(ask, rec, p.dimension, p.criterion,
-                                                                reasks) for rec in members)))
+                return list(await asyncio.gather(*(judge_record(ask, rec, p, reasks)
+                                                   for rec in members)))
             yield judge_all
 
     for members, outcomes in zip(groups, in_order(ctx, workflows())):
@@ -116,12 +119,12 @@ def run(ctx: StageContext, inputs: list[StageInput], p: PairsParams) -> Iterator
                                  record=rec) for rec in members)
             continue
         for out in outcomes:
-            ctx.count("reasked", max(len(out.raw) - 1, 0))
+            count_outcome(ctx, out)
         yield from rank(ctx, members, outcomes, p, key)
 
 
 SPEC = OpSpec(
-    name="pairs", fn=run, params=PairsParams, version=1, min_inputs=1, uses_llm=True,
+    name="pairs", fn=run, params=PairsParams, version=2, min_inputs=1, uses_llm=True,
     prompts=JUDGE_PROMPTS,
     doc="DPO preference pairs: group responses by prompt, judge each (0-5), best = chosen, "
         "worst = rejected (meta.chosen / meta.rejected); export with format dpo.",

@@ -39,6 +39,7 @@ class Outcome:
     failure: Failure | None = None
     raw: list = field(default_factory=list)
     reply: Reply | None = None
+    flags: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,8 +57,10 @@ def reply_failure(reply: Reply) -> Failure | None:
 
 
 async def ask_parsed(ask: AsyncAsk, messages: list[dict], parse: Callable[[Reply], Any],
-                     reask_prompt: str, reasks: int, **params: Any) -> Outcome:
-    """Ask; while the reply is unusable and re-asks remain, correct and ask again."""
+                     reask_prompt: str, reasks: int, *, reask_values: dict | None = None,
+                     **params: Any) -> Outcome:
+    """Ask; while the reply is unusable and re-asks remain, correct and ask again
+    (`reask_values`: more variables of the re-ask prompt)."""
     convo, raw = list(messages), []
     failure = Failure("empty", "no reply")
     for _ in range(reasks + 1):
@@ -70,7 +73,7 @@ async def ask_parsed(ask: AsyncAsk, messages: list[dict], parse: Callable[[Reply
             return Outcome(value, None, raw, reply)
         failure = value
         convo += [{"role": "assistant", "content": reply.text or ""},
-                  reask_message(reask_prompt, failure.message)]
+                  reask_message(reask_prompt, failure.message, **(reask_values or {}))]
     return Outcome(failure=failure, raw=raw)
 
 
@@ -82,10 +85,13 @@ def rejection(rec: Record, outcome: Outcome, prefix: str) -> Rejected:
                     extra={"raw": outcome.raw})
 
 
-def with_scores(rec: Record, scores: dict, **meta: Any) -> Record:
-    """A copy of `rec` with `scores` merged into `meta.scores` (the input is not changed)."""
+def with_scores(rec: Record, scores: dict, flags: Iterable[str] = (), **meta: Any) -> Record:
+    """A copy of `rec` with `scores` merged into `meta.scores` and `flags` added to `meta.flags`
+    (the input is not changed)."""
     new_meta = dict(rec.meta)
     new_meta["scores"] = {**(rec.meta.get("scores") or {}), **scores}
+    if flags:
+        new_meta["flags"] = list(dict.fromkeys([*(rec.meta.get("flags") or []), *flags]))
     new_meta.update(meta)
     return Record(rec.id, rec.messages, new_meta)
 

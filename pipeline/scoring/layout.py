@@ -24,14 +24,20 @@ DEITA_PROMPTS = ("deita_complexity_system", "deita_complexity_user", "deita_qual
 TAG_PROMPTS = ("tag_system", "tag_user", "tag_reask")
 
 
-def boundary_for(*texts: str) -> str:
+def boundary_for(*texts: str, prefix: str = "REC-", salt: str = "") -> str:
     """A marker code that occurs in none of `texts` (a hash of them, re-hashed on a clash)."""
-    seed = "\x1f".join(texts)
+    seed = salt + "\x1f".join(texts)
     while True:
-        code = "REC-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:12].upper()
+        code = prefix + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:12].upper()
         if not any(code in t for t in texts):
             return code
         seed = code + seed
+
+
+def reply_code_for(*texts: str) -> str:
+    """The code a judge's reply must start with: derived from the record like its boundary, but
+    another value that the record never shows, so a record cannot spell out a reply that passes."""
+    return boundary_for(*texts, prefix="ANS-", salt="reply code\x1e")
 
 
 def criterion_for(dimension: str, criterion: str | None) -> str:
@@ -47,13 +53,20 @@ def exchange(rec: Record) -> tuple[str, str, str]:
     return context, rec.messages[last_user]["content"], rec.response
 
 
-def judge_messages(rec: Record, dimension: str, criterion: str | None = None) -> list[dict]:
+def judge_reply_code(rec: Record) -> str:
+    return reply_code_for(*exchange(rec))
+
+
+def judge_messages(rec: Record, dimension: str, criterion: str | None = None,
+                   coded: bool = True) -> list[dict]:
+    """The judge's request; with `coded`, its reply must begin with `judge_reply_code(rec)`."""
     context, instruction, response = exchange(rec)
-    system = load_prompt("judge_system").render(dimension=dimension,
+    system = load_prompt("judge_system").render(dimension=dimension, coded=coded,
                                                 criterion=criterion_for(dimension, criterion))
     user = load_prompt("judge_user").render(
         boundary=boundary_for(context, instruction, response), context=context,
-        instruction=instruction, response=response, dimension=dimension)
+        instruction=instruction, response=response, dimension=dimension,
+        reply_code=judge_reply_code(rec) if coded else "")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -76,5 +89,5 @@ def tag_messages(queries: list[str]) -> list[dict]:
             {"role": "user", "content": user}]
 
 
-def reask_message(prompt: str, problem: str) -> dict:
-    return {"role": "user", "content": load_prompt(prompt).render(problem=problem)}
+def reask_message(prompt: str, problem: str, **values) -> dict:
+    return {"role": "user", "content": load_prompt(prompt).render(problem=problem, **values)}

@@ -28,7 +28,7 @@ class Failure:
 
 
 _SCORE = re.compile(r"^(?:score\s*[:=]?\s*)?(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?$", re.I)
-_DECOR = "*_`\"' \t"
+DECOR = "*_`\"' \t"
 
 
 def parse_score(text: str | None, low: float, high: float) -> tuple[float, str] | Failure:
@@ -36,7 +36,7 @@ def parse_score(text: str | None, low: float, high: float) -> tuple[float, str] 
     if text is None or not text.strip():
         return Failure("empty", "the reply was empty")
     lines = text.strip().splitlines()
-    first = lines[0].strip().strip(_DECOR).rstrip(".").strip(_DECOR)
+    first = lines[0].strip().strip(DECOR).rstrip(".").strip(DECOR)
     m = _SCORE.match(first)
     if not m:
         return Failure("unparsable", f"the first line is not a number from {_num(low)} to {_num(high)}")

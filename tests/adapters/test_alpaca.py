@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from pipeline.errors import InputError
 from tests.adapters.helpers import SHARED, check_malformed_jsonl, ingest, jsonl, needs_shared, write
 from tests.conftest import SAMPLES
 
@@ -34,7 +35,7 @@ def test_malformed(tmp_path):
 
 
 def test_truncated_json_array_names_line(tmp_path):
-    with pytest.raises(Exception, match=r"arr\.json:\d+:\d+: "):
+    with pytest.raises(InputError, match=r"arr\.json:\d+:\d+: "):
         ingest(tmp_path, "alpaca", write(tmp_path, "arr.json", '[{"instruction": "a", "output": "b"},\n{"instr'))
 
 

@@ -23,7 +23,7 @@ def test_real_training_text_file(tmp_path):
                                                               "benefits of learning Spanish?"}
     assert first["messages"][1]["content"].startswith("The benefits of learning Spanish include")
     assert first["messages"][1]["content"].endswith("great Spanish-speaking authors and poets.")
-    assert [r["where"] for r in []] == []
+    assert res.rejected == []           # the 4 dialogues end with <|endoftext|>; nothing else is a record
     # the same dialogues from the JSONL form give the same records
     jsonl_recs = ingest(tmp_path, "oig", OIG / "oig_sample.jsonl").records
     assert first["messages"] == jsonl_recs[0]["messages"]

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from pipeline.adapters import fastchat_clean
+from pipeline.errors import ConfigError
 from tests.adapters.helpers import check_malformed_jsonl, ingest, jsonl, write
 from tests.conftest import FIXTURES
 
@@ -60,7 +61,7 @@ def test_markdownify_missing_is_a_clear_error(tmp_path, monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_markdownify)
-    with pytest.raises(Exception, match=r"needs the 'markdownify' package: pip install 'instructpipe\[sharegpt\]'"):
+    with pytest.raises(ConfigError, match=r"needs the 'markdownify' package: pip install 'instructpipe\[sharegpt\]'"):
         ingest(tmp_path, "sharegpt", VARIANTS, clean_html=True)
 
 

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from pipeline.chat.identify import identify
+from pipeline.errors import ConfigError
 from pipeline.jsonl import read_jsonl
 from pipeline.recipe import load_recipe
 from pipeline.rundir import RunDir
@@ -121,5 +122,5 @@ def test_unknown_language_code_is_a_config_error(tmp_path):
     recipe.write_text("name: bad\nstages:\n  - {id: in, op: ingest, source: alpaca, path: x.json}\n"
                       "  - {id: lang, op: langid, inputs: [in], expect_lang: [zz]}\n")
     (tmp_path / "x.json").write_text("[]")
-    with pytest.raises(Exception, match=r"stages\[1\]\.expect_lang: .*unknown to py3langid: \['zz'\]"):
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.expect_lang: .*unknown to py3langid: \['zz'\]"):
         load_recipe(recipe)

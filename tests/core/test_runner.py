@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from pipeline.errors import InputError, LockError
+from pipeline.errors import ConfigError, InputError, LockError
 from pipeline.recipe import load_recipe
 from pipeline.rundir import RunDir
 from pipeline.runner import Runner, RunOptions
@@ -54,7 +54,7 @@ def test_rerun_skips_and_a_changed_stage_reruns_with_its_downstream(tmp_path):
 def test_only_until_force(tmp_path):
     r = make_recipe(tmp_path)
     assert run(tmp_path, r, until="mix") == {"alpaca": "ran", "seeds": "ran", "mix": "ran"}
-    with pytest.raises(Exception, match="needs 'filter', which is not done"):
+    with pytest.raises(ConfigError, match="needs 'filter', which is not done"):
         run(tmp_path, r, only="export")
     assert run(tmp_path, r, only="filter") == {"filter": "ran"}
     assert run(tmp_path, r) == {"alpaca": "skipped", "seeds": "skipped", "mix": "skipped",

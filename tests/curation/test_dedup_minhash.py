@@ -3,8 +3,6 @@ Chinese character shingles, verification, keep policies, worker processes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -179,4 +177,9 @@ def test_bad_parameters_are_config_errors(run_stages, ingest):
 def test_union_find_merges_chains():
     labels = mh.components(np.arange(6), np.array([4, 2, 5]), np.array([5, 4, 1]))
     assert labels.tolist() == [0, 1, 1, 3, 1, 1]
-    assert Path(dm.__file__).name == "dedup_minhash.py"
+    # continuing from earlier labels (a later batch of edges) joins the groups across calls
+    assert mh.components(labels, np.array([3]), np.array([5])).tolist() == [0, 1, 1, 1, 1, 1]
+    # a chain whose edges arrive from its far end needs several rounds: every node ends at the root
+    n = 64
+    chain = mh.components(np.arange(n), np.arange(n - 1, 0, -1), np.arange(n - 2, -1, -1))
+    assert chain.tolist() == [0] * n

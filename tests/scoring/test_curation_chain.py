@@ -10,7 +10,7 @@ from pipeline.errors import BudgetError
 from tests.conftest import SAMPLES
 from tests.fake_openai import ok
 from tests.scoring.conftest import llm_block, lines, run_recipe, stats, write_recipe
-from tests.scoring.scripted import section, split_record
+from tests.scoring.scripted import echo_code, section, split_record
 
 
 def length_judge(call):
@@ -48,7 +48,7 @@ def funnel(out):
 
 
 def test_chain_runs_resumes_and_shows_its_funnel(tmp_path, server):
-    server.reply_fn = length_judge
+    server.reply_fn = echo_code(length_judge)
     clean = tmp_path / "clean"
     run_recipe(chain(tmp_path, server), clean)
     judged = server.completions

@@ -9,7 +9,7 @@ from pipeline.errors import BudgetError
 from tests.conftest import FIXTURES, SAMPLES
 from tests.fake_openai import error, ok
 from tests.scoring.conftest import llm_block, lines, run_recipe, stats, write_recipe
-from tests.scoring.scripted import judge_server, section, split_record
+from tests.scoring.scripted import echo_code, judge_server, section, split_record
 
 SPECIAL = FIXTURES / "scoring" / "judge_special.jsonl"
 SCRIPT = {
@@ -64,11 +64,13 @@ def test_judge_scores_rejects_and_counts(tmp_path, server):
     st = stats(out, "judge")
     assert (st["records_in"], st["records_out"], st["rejected"]) == (20, 7, 13)
     assert {k: v for k, v in st.items() if k.startswith("dropped_")} == {
-        "dropped_incomplete": 4, "dropped_below_threshold": 5, "dropped_judge_out_of_range": 1,
-        "dropped_judge_empty": 1, "dropped_judge_incomplete": 1, "dropped_llm_error": 1}
+        "dropped_incomplete": 4, "dropped_below_threshold": 4, "dropped_judge_out_of_range": 1,
+        "dropped_judge_empty": 1, "dropped_judge_incomplete": 1, "dropped_llm_error": 1,
+        "dropped_judge_injection": 1}
     assert st["reasked"] == 8
-    # 10 answered at once, synonym and spider twice, 11 / empty / cut off three times, the 400 once
-    assert server.completions == 10 + 2 * 2 + 3 * 3 + 1
+    # 9 answered at once, synonym and spider twice, 11 / empty / cut off three times, the 400 once;
+    # the record that orders its own score is rejected before any request
+    assert server.completions == 9 + 2 * 2 + 3 * 3 + 1
 
     kept = ByInstruction(lines(out / "judge" / "data.jsonl"))
     assert len(kept) == 7
@@ -78,12 +80,14 @@ def test_judge_scores_rejects_and_counts(tmp_path, server):
 
     rejected = ByInstruction(lines(out / "judge" / "rejected.jsonl"))
     injected = rejected["What is the capital of France?"]
-    assert injected["reason"] == "below_threshold" and injected["detail"] == "accuracy 1 < 4.5"
-    assert injected["record"]["meta"]["scores"]["accuracy"] == 1.0
+    assert injected["reason"] == "judge_injection" and injected["raw"] == []
+    assert injected["detail"] == 'the record addresses the judge (ignore_instructions: "Ignore previous instructions")'
+    assert "scores" not in injected["record"]["meta"]
     spider = rejected["How many legs does a spider"]
     assert spider["reason"] == "below_threshold"
-    assert spider["raw"] == ["The answer is right.", "4\nRight, but terse."]
-    assert rejected["Name a prime number"]["raw"] == ["11", "11", "11"]
+    code = spider["raw"][0].split()[0]      # the raw replies are kept whole, reply code included
+    assert code.startswith("ANS-") and spider["raw"] == [f"{code} The answer is right.", f"{code} 4\nRight, but terse."]
+    assert [r.split(" ", 1)[1] for r in rejected["Name a prime number"]["raw"]] == ["11", "11", "11"]
     assert rejected["Name a prime number"]["detail"] == "the score 11 is outside 0 to 5"
     assert rejected["Translate 'cat'"]["reason"] == "judge_empty"
     assert rejected["Write one sentence"]["reason"] == "judge_incomplete"
@@ -93,7 +97,9 @@ def test_judge_scores_rejects_and_counts(tmp_path, server):
 
 def test_record_text_reaches_the_judge_inside_its_markers(tmp_path, server):
     server.reply_fn = judge_server(SCRIPT)
-    run_recipe(recipe(tmp_path, server), tmp_path / "run")
+    path = recipe(tmp_path, server)     # the rule check off: the injected record is sent, in its markers
+    path.write_text(path.read_text().replace("op: judge\n", "op: judge\n  injection: 'off'\n"))
+    run_recipe(path, tmp_path / "run")
     seen = {}
     for call in server.calls:
         code, inside, outside = split_record(call.messages[1]["content"])
@@ -118,7 +124,7 @@ def test_threshold_and_custom_dimension(tmp_path, server):
     run_recipe(path, out)
     st = stats(out, "judge")
     # 2.5 and up now pass: the 8 Alpaca answers, the template, synonym and spider records
-    assert (st["records_out"], st.get("dropped_below_threshold", 0)) == (11, 1)
+    assert (st["records_out"], st.get("dropped_below_threshold", 0), st["dropped_judge_injection"]) == (11, 0, 1)
     kept = lines(out / "judge" / "data.jsonl")
     assert all("helpfulness" in r["meta"]["scores"] for r in kept)
     assert any("rate the helpfulness" in c.messages[0]["content"] for c in server.calls)
@@ -133,7 +139,7 @@ def test_rerun_sends_nothing_and_budget_stop_resumes_without_paying_twice(tmp_pa
     run_recipe(recipe(tmp_path, server), out)
     assert stats(out, "judge")["records_out"] == 7
     assert {k: n for k, n in server.hits.items() if n > 1} == {}     # no request paid twice
-    assert server.completions == 24                                  # as many as one clean run
+    assert server.completions == 23                                  # as many as one clean run
     total = server.completions
     assert run_recipe(recipe(tmp_path, server), out) == {"alpaca": "skipped", "special": "skipped",
                                                          "judge": "skipped"}
@@ -143,14 +149,14 @@ def test_rerun_sends_nothing_and_budget_stop_resumes_without_paying_twice(tmp_pa
 def test_system_prompt_canary_never_reaches_the_dataset(tmp_path, server):
     canary = "CANARY-SYS-4242"
     # a judge that leaks its whole system prompt into every explanation
-    server.reply_fn = lambda call: ok("5\n" + call.messages[0]["content"])(call)
+    server.reply_fn = echo_code(lambda call: ok("5\n" + call.messages[0]["content"])(call))
     stages = [{"id": "special", "op": "ingest", "source": "messages", "path": str(SPECIAL)},
               {"id": "judge", "op": "judge", "inputs": ["special"], "dimension": "accuracy",
                "criterion": f"correctness ({canary})."},
               {"id": "export", "op": "export", "inputs": ["judge"]}]
     out = tmp_path / "run"
     run_recipe(write_recipe(tmp_path, "canary", llm_block(server), stages), out)
-    assert stats(out, "judge")["records_out"] == 8
+    assert stats(out, "judge")["records_out"] == 7                   # all but the injected record
     assert canary in (out / "judge" / "data.jsonl").read_text()          # kept for audit in the run folder
     dataset = out / "export" / "dataset"
     assert sorted(p.name for p in dataset.iterdir()) == ["README.md", "dataset_info.json", "train.jsonl"]

@@ -9,7 +9,7 @@ from collections import Counter
 from tests.conftest import SAMPLES
 from tests.fake_openai import ok
 from tests.scoring.conftest import llm_block, lines, run_recipe, stats, write_recipe
-from tests.scoring.scripted import play, section, split_record
+from tests.scoring.scripted import echo_code, play, section, split_record
 
 # answers of model-a (two samples) and model-b, by the start of the open Alpaca instruction
 ANSWERS = {
@@ -35,7 +35,7 @@ def scripted():
         first = call.messages[0]
         if first["role"] == "system" and first["content"].startswith("You are a careful reviewer"):
             code, inside, _ = split_record(call.messages[1]["content"])
-            return play(JUDGE, section(inside, code, "answer"), call)
+            return echo_code(lambda c: play(JUDGE, section(inside, code, "answer"), c))(call)
         model, prompt = call.body["model"], call.last_user
         texts = next(v for (m, k), v in ANSWERS.items() if m == model and prompt.startswith(k))
         given[(model, prompt)] += 1
