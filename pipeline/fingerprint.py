@@ -48,7 +48,7 @@ def describe_files(params: dict, path_params: tuple[str, ...]) -> dict:
     out = {}
     for key in path_params:
         value = params.get(key)
-        if value:
+        if value and isinstance(value, str):  # a path parameter may also take an inline value
             p = Path(value)
             size = p.stat().st_size if p.is_file() else sum(x.stat().st_size for x in p.rglob("*") if x.is_file())
             out[key] = {"path": str(p), "size": size, "sha256": path_digest(p)}
@@ -60,7 +60,7 @@ def stage_fingerprint(stage, upstream: list[str]) -> str:
     params = stage.params.model_dump(mode="json")
     files = {}
     for key in stage.op.path_params:
-        if params.get(key):
+        if params.get(key) and isinstance(params[key], str):
             files[key] = path_digest(Path(params.pop(key)))
     prompts = {name: load_prompt(name).sha256 for name in stage.op.prompt_names(stage.params)}
     llm = None
