@@ -68,5 +68,7 @@ def stage_fingerprint(stage, upstream: list[str]) -> str:
         llm = {k: v for k, v in stage.llm.model_dump(mode="json").items() if k not in LLM_TRANSPORT}
     doc = {"op": stage.op.name, "version": stage.op.version, "params": params, "files": files,
            "prompts": prompts, "llm": llm, "inputs": upstream}
+    if stage.op.package:  # a plugin op: its package and version decide its output too
+        doc["package"] = [stage.op.package, stage.op.package_version]
     canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:20]

@@ -41,6 +41,10 @@ def list_ops() -> str:
     out = []
     for name, spec in sorted(all_ops().items()):
         inputs = f"{spec.min_inputs}+" if spec.max_inputs is None else f"{spec.min_inputs}-{spec.max_inputs}"
-        out.append(f"{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}): {spec.doc}")
+        plugin = f", plugin {spec.package} {spec.package_version}" if spec.package else ""
+        out.append(f"{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}{plugin}): {spec.doc}")
         out += describe_params(spec.params)
+    from pipeline.ops import PLUGIN_PROBLEMS
+
+    out += [f"left out: {why}" for why in PLUGIN_PROBLEMS.values()]
     return "\n".join(out)

@@ -26,12 +26,19 @@ def _table() -> dict[str, OpSpec]:
 
 
 _OPS: dict[str, OpSpec] | None = None
+PLUGIN_PROBLEMS: dict[str, str] = {}
 
 
 def all_ops() -> dict[str, OpSpec]:
+    """Built-in ops, then ops of installed plugins (entry points `instructpipe.ops`)."""
     global _OPS
     if _OPS is None:
-        _OPS = _table()
+        from pipeline.plugins import load_plugins
+
+        builtin = _table()
+        plugins, problems = load_plugins(builtin)
+        PLUGIN_PROBLEMS.update(problems)
+        _OPS = {**builtin, **plugins}
     return _OPS
 
 
@@ -39,6 +46,9 @@ def get_op(name: object) -> OpSpec:
     ops = all_ops()
     if not isinstance(name, str) or name not in ops:
         import difflib
+
+        if name in PLUGIN_PROBLEMS:
+            raise ConfigError(f"unknown op {name!r}: {PLUGIN_PROBLEMS[name]}")
 
         close = difflib.get_close_matches(str(name), list(ops), n=1)
         hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(sorted(ops))})"
