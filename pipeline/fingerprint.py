@@ -13,10 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.prompts import load_prompt
+from pipeline.tokens import digest, shapes_output
 
 LLM_TRANSPORT = {"concurrency", "rpm", "tpm", "timeout", "max_retries", "price_in", "price_out",
                  "max_cost_usd", "max_requests", "mode", "api_key_env", "max_wait", "batch_max_requests",
-                 "batch_max_bytes", "batch_poll", "batch_poll_max"}
+                 "batch_max_bytes", "batch_poll", "batch_poll_max", "tokenizer"}
 
 
 @lru_cache(maxsize=None)
@@ -68,6 +69,8 @@ def stage_fingerprint(stage, upstream: list[str]) -> str:
         llm = {k: v for k, v in stage.llm.model_dump(mode="json").items() if k not in LLM_TRANSPORT}
     doc = {"op": stage.op.name, "version": stage.op.version, "params": params, "files": files,
            "prompts": prompts, "llm": llm, "inputs": upstream}
+    if stage.tokenizer and shapes_output(stage):  # token bounds: the tokenizer's content decides what is kept
+        doc["tokenizer"] = digest(stage.tokenizer)
     if stage.op.package:  # a plugin op: its package and version decide its output too
         doc["package"] = [stage.op.package, stage.op.package_version]
     canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
