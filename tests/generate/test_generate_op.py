@@ -166,3 +166,23 @@ def test_dry_run_renders_requests_and_sends_none(tmp_path, gen_env):
     summary = json.loads((tmp_path / "out" / "dry-run" / "summary.json").read_text())
     assert "about this topic: tides" in (tmp_path / "out" / "dry-run" / "gen.md").read_text()
     assert json.dumps(summary).count("gen") >= 1
+
+
+def test_batch_mode_gives_the_records_of_online_mode_with_reasks(tmp_path, gen_env):
+    def fn(call):
+        topic = topic_of(call)
+        if topic == "volcanoes" and len(call.messages) == 1:  # asked again in a second batch
+            return reply(call, "no JSON here")
+        return reply(call, pair(topic))
+
+    gen_env.reply_fn = fn
+    outs = {}
+    for mode in ("online", "batch"):
+        llm = {"mode": mode, "batch_poll": 0.01, "batch_poll_max": 0.05}
+        (tmp_path / mode).mkdir()
+        recipe = write_recipe(tmp_path / mode, gen_env.base_url, {"response_format": SCHEMA, "output": PAIR_OUTPUT},
+                              llm=llm)
+        run(recipe, tmp_path / mode / "run")
+        outs[mode] = lines(tmp_path / mode / "run" / "gen" / "data.jsonl")
+    assert [r["messages"] for r in outs["batch"]] == [r["messages"] for r in outs["online"]]
+    assert len(outs["online"]) == 3 and gen_env.paths["POST /batches"] == 2  # the first round, then the re-ask
