@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from pydantic import Field
+
 from pipeline.adapters.columns import AlpacaColumns, alpaca_convert
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
                                     instruction_record, need_object, put_meta, reject_row, text)
@@ -22,7 +24,8 @@ NOINPUT = re.compile(r"^\s*<no\s*input>\s*$", re.I)
 
 class Params(AdapterParams):
     input_separator: str = "\n\n"
-    columns: AlpacaColumns | None = None  # other field names (pipeline/adapters/columns.py)
+    columns: AlpacaColumns | None = Field(None, description="the file's field names, e.g. {instruction: question, "
+                                                            "output: answer} (also input, system, history)")
 
 
 def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from pydantic import Field
+
 from pipeline.adapters.columns import MessagesColumns, messages_convert
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
                                     need_object, reject_row)
@@ -20,7 +22,8 @@ DESCRIPTION = "Chat JSONL with a `messages` list of {role, content} (OpenAI, TRL
 
 class Params(AdapterParams):
     field: str = "messages"
-    columns: MessagesColumns | None = None  # other field names and role values (adapters/columns.py)
+    columns: MessagesColumns | None = Field(None, description="the file's names, e.g. {messages: conversations, "
+                                            "role: from, content: value, roles: {human: user, gpt: assistant}}")
 
 
 def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:

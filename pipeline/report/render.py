@@ -19,7 +19,8 @@ from pipeline.report import charts
 from pipeline.report.collect import ReportData, StageView
 from pipeline.report.figures import GENERATED_NOTE, Dist, token_note
 from pipeline.rundir import RunDir
-from pipeline.tokens import using
+from pipeline.errors import UserError
+from pipeline.tokens import load, using
 
 TEXT_LIMIT = 1200
 EXAMPLE_LIMIT = 300
@@ -128,8 +129,12 @@ def render_html(data: ReportData) -> str:
 def run_tokenizer(run_dir: Path) -> str | None:
     """The tokenizer the run's recipe named, if it is still there (else the estimate, said so)."""
     path = (RunDir(run_dir).manifest() or {}).get("tokenizer")
-    if path and not Path(path).exists():
-        say(f"warning: the recipe's tokenizer {path} is gone; token counts are estimates")
+    if not path:
+        return None
+    try:
+        load(path)
+    except UserError as e:  # moved, or the extra is not installed here: the report still renders
+        say(f"warning: {e}; token counts in the report are estimates")
         return None
     return path
 
