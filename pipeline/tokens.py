@@ -2,8 +2,7 @@
 
 `tokenizer:` is a local tokenizer folder (its `tokenizer.json`, as `tokenizers` and
 `transformers` save it), a `tokenizer.json` file, or a GGUF model file whose vocabulary is read
-with the `gguf` package (BPE `gpt2` vocabularies exactly; SentencePiece `llama` ones as a
-unigram model over the same pieces and scores, close but not always exact). Both packages come
+with the `gguf` package (see `pipeline/gguf_vocab.py`). Both packages come
 with `pip install "instructpipe[tokenizer]"`.
 
 Without it every count is the estimate (one token per CJK character plus one per four other
@@ -85,7 +84,9 @@ def load(path: str | Path) -> Tokenizer:
 def _load(path: str, mtime_ns: int) -> Tokenizer:
     p = Path(path)
     if p.suffix == ".gguf":
-        return Tokenizer(p, "GGUF", _encoder(_from_gguf(p)))
+        from pipeline.gguf_vocab import from_gguf
+
+        return Tokenizer(p, "GGUF", _encoder(from_gguf(p, _need("gguf"), _need("tokenizers"))))
     file = p / "tokenizer.json" if p.is_dir() else p
     if file.is_file():
         tokenizers = _need("tokenizers")
@@ -118,39 +119,6 @@ def _transformers(folder: Path) -> Callable[[str], Any]:
         raise ConfigError(f"llm.tokenizer: {folder}: no tokenizer.json, and transformers cannot load it ({e})") \
             from None
     return lambda text: tok.encode(text, add_special_tokens=False)
-
-
-def _gguf_strings(field: Any) -> list[str]:
-    return [bytes(field.parts[i]).decode("utf-8", "replace") for i in field.data]
-
-
-def _from_gguf(path: Path) -> Any:
-    """A `tokenizers.Tokenizer` rebuilt from a GGUF file's vocabulary."""
-    gguf, tokenizers = _need("gguf"), _need("tokenizers")
-    try:
-        fields = gguf.GGUFReader(str(path)).fields
-    except Exception as e:
-        raise ConfigError(f"llm.tokenizer: {path}: not a readable GGUF file ({e})") from None
-    if "tokenizer.ggml.tokens" not in fields or "tokenizer.ggml.model" not in fields:
-        raise ConfigError(f"llm.tokenizer: {path}: the GGUF file holds no tokenizer vocabulary")
-    model = bytes(fields["tokenizer.ggml.model"].parts[-1]).decode()
-    tokens = _gguf_strings(fields["tokenizer.ggml.tokens"])
-    from tokenizers import decoders, models, pre_tokenizers
-
-    if model == "gpt2":
-        merges = [tuple(m.split(" ", 1)) for m in _gguf_strings(fields["tokenizer.ggml.merges"])] \
-            if "tokenizer.ggml.merges" in fields else []
-        tok = tokenizers.Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, merges))
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        return tok
-    if model == "llama":
-        field = fields.get("tokenizer.ggml.scores")
-        scores = [float(field.parts[i][0]) for i in field.data] if field is not None else [0.0] * len(tokens)
-        tok = tokenizers.Tokenizer(models.Unigram(list(zip(tokens, scores)), unk_id=0, byte_fallback=True))
-        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
-        return tok
-    raise ConfigError(f"llm.tokenizer: {path}: GGUF tokenizer model {model!r} is not supported (gpt2, llama)")
 
 
 def request_tokens(body: dict) -> int:

@@ -142,3 +142,25 @@ def test_missing_tokenizer_is_one_clear_line(tmp_path):
     proc = cli("run", str(write_recipe(tmp_path, "nowhere/tokenizer.json")), "--out", str(tmp_path / "o"))
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "stages[0].llm.tokenizer: file not found" in proc.stderr
+
+
+def test_sentencepiece_gguf_vocabulary_merges_by_score(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    from pipeline import tokens
+
+    pieces = ["<unk>", "\u2581", "a", "b", "c", "\u2581a", "ab", "\u2581ab", "bc"]
+    scores = [0.0, -1.0, -2.0, -2.0, -2.0, -3.0, -4.0, -1.5, -5.0]
+    path = tmp_path / "spm.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(pieces)
+    writer.add_token_scores(scores)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with tokens.using(path) as tok:
+        assert tok.kind == "GGUF"
+        assert tokens.count("ab", len) == 1          # ▁ab
+        assert tokens.count("ab abc", len) == 3      # ▁ab ▁ab c
+        assert tokens.count("bc", len) == 2          # ▁ bc
