@@ -63,6 +63,10 @@ class GenerateParams(Params):
         unknown = [x for x in template.variables if x not in VARIABLES]
         if unknown:
             raise ValueError(f"{v}: unknown template variables {unknown} (known: {', '.join(VARIABLES)})")
+        undeclared = sorted(used_variables(template) - set(template.variables))
+        if undeclared:
+            raise ValueError(f"{v}: the template uses {undeclared}, which its front matter does not declare "
+                             f"(variables: {list(template.variables)})")
         return v
 
     @model_validator(mode="after")
@@ -103,6 +107,19 @@ def prompt_file(path: str) -> Prompt:
         return load_prompt(p.stem, p.parent)
     except ConfigError as e:
         raise ValueError(str(e)) from None
+
+
+def used_variables(template: Prompt) -> set[str]:
+    """Names the template body reads; a syntax error names its line in the file."""
+    from jinja2 import TemplateSyntaxError, meta
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        ast = SandboxedEnvironment().parse(template.body)
+    except TemplateSyntaxError as e:
+        offset = template.path.read_text(encoding="utf-8").count("\n") - template.body.count("\n")
+        raise ValueError(f"{template.path}:{(e.lineno or 1) + offset}: template error: {e.message}") from None
+    return set(meta.find_undeclared_variables(ast))
 
 
 def transcript(rec: Record) -> str:

@@ -186,3 +186,14 @@ def test_batch_mode_gives_the_records_of_online_mode_with_reasks(tmp_path, gen_e
         outs[mode] = lines(tmp_path / mode / "run" / "gen" / "data.jsonl")
     assert [r["messages"] for r in outs["batch"]] == [r["messages"] for r in outs["online"]]
     assert len(outs["online"]) == 3 and gen_env.paths["POST /batches"] == 2  # the first round, then the re-ask
+
+
+def test_prompt_template_mistakes_are_recipe_errors(tmp_path):
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1", {})
+    for body, expected in (("Topic: {{ instrution }}\n", "uses ['instrution'], which its front matter does not"),
+                           ("Topic: {{ instruction \n", "write_pair.md:6: template error"),
+                           ("{{ meta }}\n", "does not declare")):
+        (tmp_path / "write_pair.md").write_text("---\nname: write_pair\nversion: 1\nvariables: [instruction]\n---\n"
+                                                + body)
+        proc = cli("run", str(recipe), "--out", str(tmp_path / "out"))
+        assert proc.returncode == 1 and expected in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
