@@ -36,9 +36,10 @@ def write_inputs(folder: Path, topics=TOPICS) -> Path:
     return path
 
 
-def write_recipe(folder: Path, base_url: str, generate: dict, *, llm: dict | None = None) -> Path:
+def write_recipe(folder: Path, base_url: str, generate: dict, *, llm: dict | None = None,
+                 topics: list[str] = TOPICS) -> Path:
     (folder / "write_pair.md").write_text(PROMPT)
-    stages = [{"id": "topics", "op": "ingest", "source": "messages", "path": str(write_inputs(folder))},
+    stages = [{"id": "topics", "op": "ingest", "source": "messages", "path": str(write_inputs(folder, topics))},
               {"id": "gen", "op": "generate", "inputs": ["topics"], "prompt": "write_pair.md", **generate}]
     block = {"model": "fake-model", "base_url": base_url, "concurrency": 4, "max_retries": 1,
              "max_wait": 0.1, "max_reasks": 2, **(llm or {})}

@@ -197,3 +197,22 @@ def test_prompt_template_mistakes_are_recipe_errors(tmp_path):
                                                 + body)
         proc = cli("run", str(recipe), "--out", str(tmp_path / "out"))
         assert proc.returncode == 1 and expected in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_sigkill_mid_stage_then_resume_answers_from_the_cache(tmp_path, gen_env):
+    from tests.llm.test_crash_resume import signal_at, start_cli
+
+    topics = [f"topic {i}" for i in range(40)]
+    gen_env.latency = 0.02
+    gen_env.reply_fn = lambda call: reply(call, pair(topic_of(call)))
+    recipe = write_recipe(tmp_path, gen_env.base_url, {"response_format": SCHEMA, "output": PAIR_OUTPUT},
+                          topics=topics)
+    code, _ = signal_at(start_cli(recipe, tmp_path / "out"), gen_env, 15)
+    assert code == -9
+    proc = start_cli(recipe, tmp_path / "out")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    recs = lines(tmp_path / "out" / "gen" / "data.jsonl")
+    assert [r["messages"][0]["content"] for r in recs] == [f"What about {t}?" for t in topics]
+    # only the requests in flight at the kill (at most `concurrency`, 4) were asked again
+    assert len(gen_env.hits) == 40 and sum(gen_env.hits.values()) - 40 <= 4
