@@ -32,7 +32,7 @@ from pipeline.scoring.ask import Outcome, ask_parsed, in_order, reask_limit
 from pipeline.scoring.parse import Failure
 
 REASK_PROMPT = "generate_reask"
-SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "stop")
+SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty", "frequency_penalty")
 _FORMAT_ERROR = re.compile(r"response_format|json_schema|json_object|schema", re.I)
 # What a prompt file may name in its `variables`.
 VARIABLES = ("instruction", "response", "last_user", "system", "conversation", "messages", "meta")
@@ -48,6 +48,8 @@ class GenerateParams(Params):
     max_tokens: int | None = Field(None, ge=1)
     seed: int | None = None
     stop: list[str] | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
     response_format: dict | str | None = Field(
         None, description="JSON schema of the reply, inline or a .json/.yaml file; validated on our side")
     schema_name: str = Field("reply", pattern=r"^[A-Za-z0-9_-]{1,64}$",

@@ -121,13 +121,15 @@ def test_cached_replies_are_parsed_again_when_the_mapping_changes(tmp_path, gen_
 
 def test_plain_text_with_n_samples_appends_answers(tmp_path, gen_env):
     gen_env.reply_fn = lambda call: reply(call, f"  answer {call.body.get('seed')} to {topic_of(call)}  ")
-    recipe = write_recipe(tmp_path, gen_env.base_url, {"n": 2, "system": "Be brief.", "seed": 7})
+    recipe = write_recipe(tmp_path, gen_env.base_url, {"n": 2, "system": "Be brief.", "seed": 7,
+                                                       "presence_penalty": 0.5})
     run(recipe, tmp_path / "out")
     recs = lines(tmp_path / "out" / "gen" / "data.jsonl")
     assert [(r["messages"][-1]["content"], r["meta"]["sample"]) for r in recs][:2] == [
         ("answer 7 to tides", 0), ("answer 7 to tides", 1)]
     assert len(recs) == 6 and recs[0]["id"] == recs[1]["id"]
     assert gen_env.calls[0].messages[0] == {"role": "system", "content": "Be brief."}
+    assert gen_env.calls[0].body["presence_penalty"] == 0.5 and "temperature" not in gen_env.calls[0].body
     assert gen_env.completions == 6  # the sample index is part of the request key
     s = stats(tmp_path / "out")
     assert (s["records_in"], s["generated"], s["records_out"]) == (3, 3, 6)
