@@ -13,10 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.prompts import load_prompt
+from pipeline.tokens import digest, shapes_output
 
 LLM_TRANSPORT = {"concurrency", "rpm", "tpm", "timeout", "max_retries", "price_in", "price_out",
                  "max_cost_usd", "max_requests", "mode", "api_key_env", "max_wait", "batch_max_requests",
-                 "batch_max_bytes", "batch_poll", "batch_poll_max"}
+                 "batch_max_bytes", "batch_poll", "batch_poll_max", "tokenizer"}
 
 
 @lru_cache(maxsize=None)
@@ -48,7 +49,7 @@ def describe_files(params: dict, path_params: tuple[str, ...]) -> dict:
     out = {}
     for key in path_params:
         value = params.get(key)
-        if value:
+        if value and isinstance(value, str):  # a path parameter may also take an inline value
             p = Path(value)
             size = p.stat().st_size if p.is_file() else sum(x.stat().st_size for x in p.rglob("*") if x.is_file())
             out[key] = {"path": str(p), "size": size, "sha256": path_digest(p)}
@@ -60,7 +61,7 @@ def stage_fingerprint(stage, upstream: list[str]) -> str:
     params = stage.params.model_dump(mode="json")
     files = {}
     for key in stage.op.path_params:
-        if params.get(key):
+        if params.get(key) and isinstance(params[key], str):
             files[key] = path_digest(Path(params.pop(key)))
     prompts = {name: load_prompt(name).sha256 for name in stage.op.prompt_names(stage.params)}
     llm = None
@@ -68,5 +69,9 @@ def stage_fingerprint(stage, upstream: list[str]) -> str:
         llm = {k: v for k, v in stage.llm.model_dump(mode="json").items() if k not in LLM_TRANSPORT}
     doc = {"op": stage.op.name, "version": stage.op.version, "params": params, "files": files,
            "prompts": prompts, "llm": llm, "inputs": upstream}
+    if stage.tokenizer and shapes_output(stage):  # token bounds: the tokenizer's content decides what is kept
+        doc["tokenizer"] = digest(stage.tokenizer)
+    if stage.op.package:  # a plugin op: its package and version decide its output too
+        doc["package"] = [stage.op.package, stage.op.package_version]
     canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:20]

@@ -42,7 +42,7 @@ OP_GROUPS = (
     ("Reading and mixing", ("ingest", "mix")),
     ("Deduplication and filtering", ("dedup_exact", "dedup_minhash", "dedup_semantic", "rouge_novelty",
                                      "filter", "decontaminate")),
-    ("Answering and scoring with an LLM", ("respond", "judge", "score_deita", "tag", "pairs")),
+    ("Answering and scoring with an LLM", ("respond", "generate", "judge", "score_deita", "tag", "pairs")),
     ("Selection", ("select", "ifd")),
     ("Conversations and other languages", ("self_chat", "role_play", "user_sim", "self_refine", "translate",
                                            "interactive_translate", "langid")),
@@ -55,7 +55,8 @@ OP_GROUPS = (
 def _op_lines(name: str, indent: str = "") -> list[str]:
     spec = all_ops()[name]
     inputs = f"{spec.min_inputs}+" if spec.max_inputs is None else f"{spec.min_inputs}-{spec.max_inputs}"
-    head = f"{indent}{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}): {spec.doc}"
+    plugin = f", plugin {spec.package} {spec.package_version}" if spec.package else ""
+    head = f"{indent}{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}{plugin}): {spec.doc}"
     return [head] + [indent + line for line in describe_params(spec.params)]
 
 
@@ -63,11 +64,16 @@ def list_ops() -> str:
     ops = all_ops()
     grouped = {name for _, names in OP_GROUPS for name in names}
     groups = [(title, [n for n in names if n in ops]) for title, names in OP_GROUPS]
-    groups.append(("Other", sorted(set(ops) - grouped)))  # an op added without a group still shows
+    rest = sorted(set(ops) - grouped)
+    groups.append(("Plugins", [n for n in rest if ops[n].package]))
+    groups.append(("Other", [n for n in rest if not ops[n].package]))  # an op added without a group still shows
     out = []
     for title, names in groups:
         if names:
             out += [f"{title}:"] + [line for name in names for line in _op_lines(name, "  ")] + [""]
+    from pipeline.ops import PLUGIN_PROBLEMS
+
+    out += [f"left out: {why}" for why in PLUGIN_PROBLEMS.values()]
     return "\n".join(out).rstrip() + "\n\nOne op with its parameters: instructpipe ops NAME"
 
 

@@ -37,6 +37,7 @@ class Stage:
     llm: LLMSettings | None
     index: int
     shown: dict = field(default_factory=dict)
+    tokenizer: str | None = None  # resolved `llm.tokenizer` (pipeline/tokens.py)
 
 
 @dataclass
@@ -231,10 +232,22 @@ def _build_stage(raw: Any, i: int, folder: Path, llm: dict | None, problems: lis
     params = validate_params(op, params_raw, where, folder, problems)
     if params is None:
         return None
+    tokenizer = resolve_tokenizer(merge_llm(llm, raw.get("llm")), folder, where, problems)
     shown = {"id": sid, "op": op.name, "inputs": list(inputs), **params.model_dump(mode="json")}
     if "llm" in raw:
         shown["llm"] = raw["llm"]
-    return Stage(sid, op, tuple(inputs), params, stage_llm, i, shown)
+    return Stage(sid, op, tuple(inputs), params, stage_llm, i, shown, tokenizer)
+
+
+def resolve_tokenizer(llm: dict, folder: Path, where: str, problems: list[str]) -> str | None:
+    """The `llm.tokenizer` path against the recipe's folder (a problem when it does not exist)."""
+    value = llm.get("tokenizer")
+    if not isinstance(value, str) or not value:
+        return None
+    resolved = (folder / os.path.expanduser(value)).resolve()
+    if not resolved.exists():
+        problems.append(f"{where}.llm.tokenizer: file not found: {resolved}")
+    return str(resolved)
 
 
 def validate_params(op: OpSpec, raw: dict, where: str, folder: Path, problems: list[str]) -> Params | None:

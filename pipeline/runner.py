@@ -26,6 +26,7 @@ from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
 from pipeline.record import Record, Rejected, check_messages
+from pipeline.tokens import using
 from pipeline.rundir import DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir
 
 PACKAGES = ("datasets", "openai", "pandas", "rapidfuzz", "pydantic", "pyarrow")
@@ -147,7 +148,8 @@ class Runner:
         say(f"[{st.id}] {st.op.name}: running")
         started_at = time.monotonic()
         try:
-            self.stream(st, ctx, inputs, skip)
+            with using(st.tokenizer):
+                self.stream(st, ctx, inputs, skip)
         except BaseException as e:
             self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
             if isinstance(e, Exception):
@@ -240,7 +242,14 @@ class Runner:
         self.rd.write_manifest({
             "name": self.recipe.name, "recipe_path": str(self.recipe.path) if self.recipe.path else None,
             "recipe": self.recipe.shown, "versions": versions(), "stages": stages,
+            **tokenizer_entry(self.recipe.stages),
         })
+
+
+def tokenizer_entry(stages: list[Stage]) -> dict:
+    """`{"tokenizer": path}` for the manifest (read by the report) when the recipe names one."""
+    path = next((s.tokenizer for s in stages if s.tokenizer), None)
+    return {"tokenizer": path} if path else {}
 
 
 def rejected_key(item: Rejected) -> str:

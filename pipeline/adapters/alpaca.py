@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from pydantic import Field
+
+from pipeline.adapters.columns import AlpacaColumns, alpaca_convert
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line,
                                     instruction_record, need_object, put_meta, reject_row, text)
 from pipeline.ops.base import Item, StageContext
@@ -21,11 +24,14 @@ NOINPUT = re.compile(r"^\s*<no\s*input>\s*$", re.I)
 
 class Params(AdapterParams):
     input_separator: str = "\n\n"
+    columns: AlpacaColumns | None = Field(None, description="the file's field names, e.g. {instruction: question, "
+                                                            "output: answer} (also input, system, history)")
 
 
 def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
+    conv = alpaca_convert(convert, params.columns)
     for where, row in src.rows():
-        yield bad_line(where, row) or convert(row, where, params, src)
+        yield bad_line(where, row) or conv(row, where, params, src)
 
 
 def convert(row: dict, where: str, params: Params, src: Source) -> Item:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from pydantic import Field
+
+from pipeline.adapters.columns import MessagesColumns, messages_convert
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
                                     need_object, reject_row)
 from pipeline.ops.base import Item, StageContext
@@ -19,11 +22,14 @@ DESCRIPTION = "Chat JSONL with a `messages` list of {role, content} (OpenAI, TRL
 
 class Params(AdapterParams):
     field: str = "messages"
+    columns: MessagesColumns | None = Field(None, description="the file's names, e.g. {messages: conversations, "
+                                            "role: from, content: value, roles: {human: user, gpt: assistant}}")
 
 
 def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
+    conv = messages_convert(convert, params.columns, params.field)
     for where, row in src.rows():
-        yield bad_line(where, row) or convert(row, where, params, src)
+        yield bad_line(where, row) or conv(row, where, params, src)
 
 
 def convert(row: Any, where: str, params: Params, src: Source) -> Item:

@@ -1,5 +1,5 @@
 """OpenAssistant oasst1/oasst2: the message table (one message per line) or the nested tree
-export (one tree per line, `prompt` with `replies`). Trees are rebuilt, deleted and
+exports (one tree per line: `prompt` with `replies`, or the root message itself with `replies`). Trees are rebuilt, deleted and
 review-failed messages dropped (with their subtrees), then threads are emitted: the
 best-ranked path (lowest `rank` at each step; default) or every root-to-assistant-leaf path.
 
@@ -16,6 +16,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field
 
+from pipeline.adapters.oasst_nested import is_nested_root, nested_messages
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, finish,
                                     need_object, reject_row, selected, take, text)
 from pipeline.ops.base import Item, StageContext
@@ -80,21 +81,13 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
 def flatten(raw: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
     """Message rows as they are; tree-export rows become their messages, parent ids filled in."""
     for where, row in raw:
-        if not (isinstance(row, dict) and isinstance(row.get("prompt"), dict) and "message_id" not in row):
+        if is_nested_root(row):  # the other tree export: the root message itself, with `replies`
+            yield from nested_messages(where, row)
+        elif isinstance(row, dict) and isinstance(row.get("prompt"), dict) and "message_id" not in row:
+            yield from nested_messages(f"{where}:prompt", row["prompt"], row.get("message_tree_id"),
+                                       row.get("tree_state"))
+        else:
             yield where, row
-            continue
-        stack = [(row["prompt"], None, f"{where}:prompt")]
-        while stack:
-            node, parent, path = stack.pop(0)
-            msg = {k: v for k, v in node.items() if k != "replies"}
-            msg.setdefault("parent_id", parent)
-            msg.setdefault("message_tree_id", row.get("message_tree_id"))
-            msg.setdefault("tree_state", row.get("tree_state"))
-            yield path, msg
-            replies = node.get("replies") or []
-            if isinstance(replies, list):
-                stack += [(r, node.get("message_id"), f"{path}.replies[{i}]")
-                          for i, r in enumerate(replies) if isinstance(r, dict)]
 
 
 def selector(p: Params):

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from pipeline import __version__
-from pipeline.report.figures import GENERATED_NOTE, TOKEN_NOTE, key_figures
+from pipeline.report.figures import GENERATED_NOTE, key_figures, token_note
 
 if TYPE_CHECKING:
     from pipeline.export.write import ExportSummary
@@ -64,7 +64,7 @@ def render_card(s: "ExportSummary", run: dict) -> str:
               f"{total} conversations in the `{s.fmt}` format.", ""]
     if total:
         parts += ["## Key figures", "", _table(["figure", "value"], key_figures(s.figures, run.get("llm"))), "",
-                  TOKEN_NOTE + " " + GENERATED_NOTE, ""]
+                  token_note() + " " + GENERATED_NOTE, ""]
     parts += _report_link(run)
     parts += ["## Files", "", _table(["split", "records", "file"],
                                      [[k, v, f] for (k, v), f in zip(s.splits.items(), s.files)]), ""]

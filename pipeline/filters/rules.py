@@ -15,6 +15,7 @@ from functools import lru_cache
 from pipeline.dedup.text import CJK_CLASS, normalise, tokens
 from pipeline.filters import patterns, pii
 from pipeline.record import Record
+from pipeline.tokens import active as tokenizer, count as tokens_of
 
 _CJK = re.compile(f"[{CJK_CLASS}]")
 
@@ -97,8 +98,8 @@ def instruction_length(rec: Record, p):
 def token_length(rec: Record, p):
     if p.min_tokens is None and p.max_tokens is None:
         return None
-    n = sum(estimate_tokens(m["content"]) for m in rec.messages)
-    return _bounds("tokens", n, p.min_tokens, p.max_tokens, "estimated tokens")
+    n = sum(tokens_of(m["content"], estimate_tokens) for m in rec.messages)
+    return _bounds("tokens", n, p.min_tokens, p.max_tokens, "tokens" if tokenizer() else "estimated tokens")
 
 
 def turns(rec: Record, p):

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from pipeline import tokens
 from pipeline.errors import UserError
 from pipeline.jsonl import JsonlAppender, atomic_write_json, atomic_write_text
 from pipeline.llm.canonical import Prepared, prepare
@@ -91,13 +92,17 @@ class DryRunLLM:
 
 
 def estimate(requests: list[Prepared], settings: Any) -> dict:
-    tokens_in = sum(p.estimate - int(p.body.get("max_tokens") or 0) for p in requests)
+    if tokens.active() is not None:  # the recipe's tokenizer counts the prompts
+        tokens_in = sum(tokens.request_tokens(p.body) for p in requests)
+    else:
+        tokens_in = sum(p.estimate - int(p.body.get("max_tokens") or 0) for p in requests)
     per_reply = settings.max_tokens or ASSUMED_OUTPUT_TOKENS
     tokens_out = per_reply * len(requests)
     cost = (tokens_in * settings.price_in + tokens_out * settings.price_out) / 1_000_000
     return {"requests": len(requests), "tokens_in_est": tokens_in, "tokens_out_est": tokens_out,
             "tokens_out_basis": "max_tokens" if settings.max_tokens else f"assumed {ASSUMED_OUTPUT_TOKENS}/reply",
-            "cost_usd_est": round(cost, 6), "model": settings.model, "mode": settings.mode}
+            "cost_usd_est": round(cost, 6), "model": settings.model, "mode": settings.mode,
+            "tokens_in_basis": tokens.basis()}
 
 
 def samples_text(stage_id: str, requests: list[Prepared]) -> str:
@@ -155,7 +160,9 @@ class DryRun:
         except FirstRoundDone:
             pass
         atomic_write_text(self.out / f"{st.id}.md", samples_text(st.id, llm.requests))
-        return {"rendered": True, **estimate(llm.requests, settings), "samples": str(self.out / f"{st.id}.md")}
+        with tokens.using(st.tokenizer):
+            counted = estimate(llm.requests, settings)
+        return {"rendered": True, **counted, "samples": str(self.out / f"{st.id}.md")}
 
     def run(self) -> dict:
         wanted = {i for st in self.plan if st.op.uses_llm for i in self.runner.recipe.upstream(st.id)}

@@ -38,6 +38,8 @@ class LLMSettings(BaseModel):
     batch_max_bytes: int = Field(200_000_000, ge=1024, le=200_000_000, description="bytes per batch input file")
     batch_poll: float = Field(10.0, gt=0, description="first wait between batch status polls (seconds)")
     batch_poll_max: float = Field(300.0, gt=0, description="longest wait between batch status polls")
+    tokenizer: str | None = Field(None, description="tokenizer folder, tokenizer.json or .gguf file for token "
+                                                    "counts (default: an estimate); see pipeline/tokens.py")
 
 
 def merge_llm(base: dict | None, override: dict | None) -> dict:

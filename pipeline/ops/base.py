@@ -49,6 +49,8 @@ class OpSpec:
     uses_llm: bool = False
     params_for: Callable[[dict], type[Params]] | None = None
     prompts_for: Callable[[Params], tuple[str, ...]] | None = None
+    package: str | None = None          # set for plugin ops (pipeline/plugins.py): distribution name
+    package_version: str | None = None  # and version, both in the fingerprint
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params

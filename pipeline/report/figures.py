@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from pipeline.tokens import active as active_tokenizer, count as count_tokens
+
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 TOKEN_NOTE = ("Token counts are estimates, not a tokenizer's: one token per 4 characters of "
               "non-CJK text (the usual rule of thumb for English under GPT-style BPE vocabularies) "
@@ -16,6 +18,12 @@ TOKEN_NOTE = ("Token counts are estimates, not a tokenizer's: one token per 4 ch
 GENERATED_NOTE = ("A record counts as generated when its meta names a model (`meta.model`) or its "
                   "stage of origin runs an LLM op; every other record is ingested source data.")
 STAT_KEYS = ("requests", "cached", "tokens_in", "tokens_out", "cost_usd")
+
+
+def token_note() -> str:
+    """TOKEN_NOTE, or which tokenizer counted (the recipe's `llm.tokenizer`)."""
+    tok = active_tokenizer()
+    return TOKEN_NOTE if tok is None else f"Token counts are by the recipe's {tok.name} (llm.tokenizer)."
 
 
 def estimate_tokens(text: str) -> int:
@@ -127,9 +135,9 @@ class RecordStats:
         answers = [m["content"] for m in messages if m["role"] == "assistant"]
         self.turns.add(len(users))
         if users:
-            self.instruction_tokens.add(estimate_tokens(users[0]))
+            self.instruction_tokens.add(count_tokens(users[0], estimate_tokens))
         if answers and messages[-1]["role"] == "assistant":
-            self.response_tokens.add(estimate_tokens(answers[-1]))
+            self.response_tokens.add(count_tokens(answers[-1], estimate_tokens))
         for name, value in flat_scores(meta.get("scores")):
             self.scores.setdefault(name, Dist()).add(value)
         self._similarity(meta)

@@ -17,7 +17,10 @@ from pipeline.jsonl import atomic_write_text
 from pipeline.progress import say
 from pipeline.report import charts
 from pipeline.report.collect import ReportData, StageView
-from pipeline.report.figures import GENERATED_NOTE, TOKEN_NOTE, Dist
+from pipeline.report.figures import GENERATED_NOTE, Dist, token_note
+from pipeline.rundir import RunDir
+from pipeline.errors import UserError
+from pipeline.tokens import load, using
 
 TEXT_LIMIT = 1200
 EXAMPLE_LIMIT = 300
@@ -120,16 +123,31 @@ def render_html(data: ReportData) -> str:
         reason_charts={v.id: charts.hbars([(r.code, r.count) for r in v.reasons], f"Rejected by {v.id}",
                                           color=charts.RED) for v in data.stages if v.reasons},
         mix=mix_charts(data), dists=dist_charts(data), div=diversity_charts(data),
-        token_note=TOKEN_NOTE, generated_note=GENERATED_NOTE)
+        token_note=token_note(), generated_note=GENERATED_NOTE)
+
+
+def run_tokenizer(run_dir: Path) -> str | None:
+    """The tokenizer the run's recipe named, if it is still there (else the estimate, said so)."""
+    path = (RunDir(run_dir).manifest() or {}).get("tokenizer")
+    if not path:
+        return None
+    try:
+        load(path)
+    except UserError as e:  # moved, or the extra is not installed here: the report still renders
+        say(f"warning: {e}; token counts in the report are estimates")
+        return None
+    return path
 
 
 def write_report(run_dir: Path, out: Path | None = None, *, samples: int = 5, seed: int = 0) -> Path:
     """Collect `run_dir` and write its report (default `RUN_DIR/report.html`); return the path."""
     from pipeline.report.collect import collect
 
-    data = collect(run_dir, samples=samples, seed=seed)
+    with using(run_tokenizer(run_dir)):
+        data = collect(run_dir, samples=samples, seed=seed)
+        html = render_html(data)
     if data.unreadable:
         say(f"warning: skipped {data.unreadable} unreadable lines in {data.final}/data.jsonl")
     target = out or Path(run_dir) / "report.html"
-    atomic_write_text(target, render_html(data))
+    atomic_write_text(target, html)
     return target

@@ -1,0 +1,1 @@
+"""Pieces of the `generate` op: the reply's JSON schema (`schema`) and the output mapping (`mapping`)."""
