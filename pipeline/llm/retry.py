@@ -2,9 +2,10 @@
 
 Retried: 408, 409, 429, 5xx, timeouts, connection errors, malformed 2xx bodies (unless the
 server says `x-should-retry: false`: then the request is left for the next run). Stop the run:
-401, 403, 404 and `insufficient_quota`. Any other 4xx rejects that one request. The wait
-honours `retry-after-ms` / `retry-after` (capped at `max_wait`), else backs off exponentially
-with jitter; an `x-should-retry` header from the server wins over the status code.
+401, 403, 404 and `insufficient_quota`, whatever `x-should-retry` says. Any other 4xx rejects
+that one request. The wait honours `retry-after-ms` / `retry-after` (capped at `max_wait`), else
+backs off exponentially with jitter; for every other status an `x-should-retry` header from the
+server wins over the status code.
 """
 
 from __future__ import annotations
@@ -76,11 +77,11 @@ def classify(exc: BaseException) -> Verdict:
                      f"{f' ({code})' if code else ''}")
     if code == "insufficient_quota":
         return Verdict(FATAL, "quota", message)
+    if status in FATAL_STATUS:  # before x-should-retry: a refused key stays refused, whatever the hint
+        return Verdict(FATAL, {401: "auth", 403: "auth", 404: "not_found"}[status], message)
     should = (headers.get("x-should-retry") or "").lower()
     if should == "true":
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
-    if status in FATAL_STATUS:
-        return Verdict(FATAL, {401: "auth", 403: "auth", 404: "not_found"}[status], message)
     if status in RETRY_STATUS or status >= 500:
         if should == "false":  # transient, but the server asks not to retry now: left for the next run
             return Verdict(GIVEUP, _retry_code(status), message)
