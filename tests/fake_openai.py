@@ -132,6 +132,7 @@ class FakeOpenAI:
     def __init__(self, latency: float = 0.0, reply_fn: Callable[[FakeCall], FakeReply] | None = None):
         self.latency = latency
         self.reply_fn = reply_fn or echo
+        self.models_fn: Callable[[FakeCall], FakeReply] | None = None  # scripts GET /models
         self.hits: Counter = Counter()          # completions per request key
         self.paths: Counter = Counter()         # requests per "METHOD /path"
         self.calls: list[FakeCall] = []
@@ -214,6 +215,8 @@ class FakeOpenAI:
             self.paths[f"{method} {path}"] += 1
         if path in ("/chat/completions", "/completions") and method == "POST":
             reply = self._completion(path, headers, body)
+        elif path == "/models" and self.models_fn is not None:
+            reply = self.models_fn(FakeCall(method, path, headers, None, "models", self.paths[f"{method} {path}"]))
         else:
             reply = self.batches.route(method, path, parse_qs(url.query), headers, body)
         delay = reply.delay + (self.latency if path.endswith("completions") else 0.0)

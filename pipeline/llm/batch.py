@@ -24,7 +24,7 @@ from pipeline.llm.batch_files import FINAL, OK, Joined, Outcome, build_shards, j
 from pipeline.llm.batch_store import LIVE, BatchStore, Shard, counts_text
 from pipeline.llm.canonical import Prepared
 from pipeline.llm.retry import FATAL, RETRY, Retryable, backoff, classify
-from pipeline.llm.secrets import api_key, install_log_filter, public_url, redact
+from pipeline.llm.secrets import api_key, install_log_filter, public_url, redact, sdk_url
 from pipeline.llm.transport import fatal_message
 from pipeline.llm.types import Reply
 
@@ -188,7 +188,7 @@ class BatchTransport:
         if self._sdk is None:
             install_log_filter()
             self._sdk = openai.AsyncOpenAI(api_key=api_key(self.settings.api_key_env, self.client.base_url),
-                                           base_url=self.client.base_url, max_retries=0,
+                                           base_url=sdk_url(self.client.base_url), max_retries=0,
                                            timeout=self.settings.timeout)
         return self._sdk
 

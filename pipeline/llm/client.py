@@ -23,7 +23,7 @@ from pipeline.llm.cache import ResponseCache
 from pipeline.llm.canonical import Prepared, prepare
 from pipeline.llm.replies import error_reply, to_reply
 from pipeline.llm.retry import RequestFailed, RequestRejected
-from pipeline.llm.secrets import public_url, redact, resolve_base_url
+from pipeline.llm.secrets import public_url, redact, redact_known, resolve_base_url
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk, Reply, Request
 
@@ -97,6 +97,9 @@ class StageClient:
 
     def store(self, prep: Prepared, text: str, obj: dict) -> Reply:
         """Keep a fresh response in the cache and account for it."""
+        clean = redact_known(text)  # an endpoint echoing our credentials into a reply
+        if clean != text:
+            text, obj = clean, json.loads(clean)
         reply = to_reply(prep.request, obj, cached=False)
         cost = self.account.price(reply.tokens_in, reply.tokens_out)
         self.cache.put(prep.key, self.stage_id, prep.canon, text, reply.tokens_in, reply.tokens_out, cost)

@@ -32,6 +32,7 @@ class Verdict:
     code: str          # short reason: rate_limited, server_error, timeout, auth, quota, bad_request...
     message: str
     retry_after: float | None = None
+    refused: bool = False  # nothing listens at the endpoint (ECONNREFUSED)
 
 
 def _error_field(body: object, name: str) -> str | None:
@@ -66,7 +67,9 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, openai.APITimeoutError):
         return Verdict(RETRY, "timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
-        return Verdict(RETRY, "connection_error", redact(f"connection error: {exc.__cause__ or exc}"))
+        refused = any(isinstance(e, ConnectionRefusedError) for e in _chain(exc))
+        return Verdict(RETRY, "connection_error", redact(f"connection error: {describe(exc)}"),
+                       refused=refused)
     if isinstance(exc, MalformedResponse):
         return Verdict(RETRY, "malformed_response", str(exc))
     if not isinstance(exc, openai.APIStatusError):
@@ -87,6 +90,26 @@ def classify(exc: BaseException) -> Verdict:
             return Verdict(GIVEUP, _retry_code(status), message)
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
     return Verdict(REJECT, code or f"http_{status}", message)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first."""
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def describe(error: BaseException) -> str:
+    """The most specific non-empty text among an error and its causes (the SDK's own is a bare
+    "Connection error."), else the innermost exception's type: never an empty message."""
+    chain = _chain(error)
+    for exc in reversed(chain):
+        text = str(exc).strip()
+        if text:
+            return f"{text} ({type(exc).__name__})"
+    return f"{type(chain[-1]).__name__} (no details from the HTTP stack)"
 
 
 def _retry_code(status: int) -> str:
