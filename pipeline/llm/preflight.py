@@ -3,8 +3,9 @@
 Without it a wrong key or a stopped server shows only once the upstream stages have run (which
 may take an hour), and then as a storm of retries. Once per distinct endpoint and key variable:
 the key must be there (for OpenAI's endpoint) and `GET /models` must get an answer that is not
-401/403. Any other answer (404 from a server without `/models`, 5xx, 429) passes: the stage's
-own retry policy deals with it. Dry runs send nothing and skip this.
+401. Any other answer passes: a 404 from a server without `/models`, 5xx and 429 (the stage's
+own retry policy deals with them), and 403, since a key restricted to some permissions may not
+list models yet may complete. Dry runs send nothing and skip this.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def preflight(runner: Any, plan: list, forced: set[str]) -> None:
 
 
 def check_endpoint(stage_id: str, settings: Any, base_url: str, key: str) -> None:
+    import httpx2
     import openai
 
     from pipeline.llm.retry import describe
@@ -54,10 +56,10 @@ def check_endpoint(stage_id: str, settings: Any, base_url: str, key: str) -> Non
     with openai.OpenAI(api_key=key, base_url=sdk_url(base_url), max_retries=0, timeout=timeout) as sdk:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                sdk.get("/models", cast_to=object)
+                sdk.get("/models", cast_to=httpx2.Response)  # read raw: any 2xx body will do
                 return
             except openai.APIStatusError as e:
-                if e.status_code in (401, 403):
+                if e.status_code == 401:
                     message = redact(f"HTTP {e.status_code} on GET /models: {e.message}")
                     raise LLMError(f"[{stage_id}] before the run: "
                                    f"{fatal_message('auth', message, settings, base_url)}") from None

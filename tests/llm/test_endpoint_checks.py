@@ -100,3 +100,12 @@ def test_the_check_runs_once_per_endpoint_and_tolerates_servers_without_models(t
     assert fake_openai.paths["GET /models"] == 1 and fake_openai.completions == 60  # the second stage reads the cache
     proc = cli("run", str(recipe), "--out", str(tmp_path / "run"), env={"OPENAI_API_KEY": CANARY_KEY})
     assert proc.returncode == 0 and fake_openai.paths["GET /models"] == 1, "nothing left to run: no check"
+
+
+def test_a_key_that_may_not_list_models_still_runs(tmp_path, fake_openai):
+    """A restricted key gets 403 on GET /models yet may complete: the check does not stop the run."""
+    fake_openai.models_fn = lambda call: error(403, "missing scope: models.read")
+    recipe = write_recipe(tmp_path, fake_openai.base_url)
+    proc = cli("run", str(recipe), "--out", str(tmp_path / "run"), env={"OPENAI_API_KEY": CANARY_KEY})
+    assert proc.returncode == 0, proc.stderr
+    assert fake_openai.completions == 60
