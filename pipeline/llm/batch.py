@@ -148,17 +148,20 @@ class BatchTransport:
             outcome = joined.outcomes.get(key) or Outcome("requeue", "missing from the output and error files")
             if outcome.kind == OK:
                 self._resolve(key, items, self.client.store(items[key][0], outcome.text, outcome.body))
-            elif outcome.kind == FINAL:
-                self._final(items, key, outcome.text)
-            elif self.store.count_attempt(key, outcome.text) >= ATTEMPTS:
-                self._resolve(key, items, self.client.rejected(items[key][0], f"requeued once, still: {outcome.text}"))
+                continue
+            why = redact(outcome.text)  # the endpoint's words: they go to the cache and rejected.jsonl
+            if outcome.kind == FINAL:
+                self._final(items, key, why)
+            elif self.store.count_attempt(key, why) >= ATTEMPTS:
+                self._resolve(key, items, self.client.rejected(items[key][0], f"requeued once, still: {why}"))
             else:
                 self.client.counters["batch_requeued"] += 1
         if joined.problems:
             self.client.counters["batch_quarantined"] += len(joined.problems)
             with JsonlAppender(self.folder / "quarantine.jsonl") as out:
                 for problem in joined.problems:
-                    out.write(json.dumps(problem, ensure_ascii=False))
+                    clean = {k: redact(v) if isinstance(v, str) else v for k, v in problem.items()}
+                    out.write(json.dumps(clean, ensure_ascii=False))
                     log.warning("[%s] batch %s:%d: %s", self.stage, problem["file"], problem["line"], problem["reason"])
 
     # -- one shard ----------------------------------------------------------------------------
