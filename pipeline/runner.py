@@ -22,6 +22,7 @@ from pipeline import __version__
 from pipeline.errors import ConfigError, InputError, UserError
 from pipeline.fingerprint import describe_files, stage_fingerprint
 from pipeline.jsonl import JsonlAppender, read_jsonl, repair_tail
+from pipeline.llm.preflight import preflight
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
@@ -86,6 +87,7 @@ class Runner:
         self.rd.lock()
         try:
             self.write_manifest()
+            preflight(self, plan, forced)
             outcome = {}
             for st in plan:
                 if self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced:

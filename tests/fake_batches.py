@@ -22,7 +22,8 @@ class BatchScript:
 
     `answered`: for expired/cancelled, how many lines were answered (the rest get
     `batch_expired`); `validation_errors` for `failed`; `mangle(out_lines, err_lines)` may
-    shuffle or break the files; `create_delay` answers `batches.create` late (after creating).
+    shuffle or break the files; `create_delay` answers `batches.create` late (after creating);
+    `upload_delay` answers a file upload late (after storing the file).
     """
 
     states: tuple[str, ...] = ("validating", "in_progress", "finalizing", "completed")
@@ -30,6 +31,7 @@ class BatchScript:
     validation_errors: list[dict] = field(default_factory=list)
     mangle: Callable[[list[str], list[str]], tuple[list[str], list[str]]] | None = None
     create_delay: float = 0.0
+    upload_delay: float = 0.0
 
 
 @dataclass
@@ -85,7 +87,8 @@ class BatchBook:
                 self.uploads += 1
                 fid = f"file-{len(self.files) + 1:04d}"
                 self.files[fid] = FakeFile(fid, filename or "upload.jsonl", purpose, data, int(time.time()))
-            return FakeReply(200, self.files[fid].obj())
+            delay = (self.scripts[0] if self.scripts else self.script).upload_delay
+            return FakeReply(200, self.files[fid].obj(), delay=delay)
         if method == "GET" and not rest:
             purpose = query.get("purpose", [None])[0]
             data = [f.obj() for f in self.files.values() if purpose in (None, f.purpose)]

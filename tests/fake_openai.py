@@ -132,11 +132,14 @@ class FakeOpenAI:
     def __init__(self, latency: float = 0.0, reply_fn: Callable[[FakeCall], FakeReply] | None = None):
         self.latency = latency
         self.reply_fn = reply_fn or echo
+        self.models_fn: Callable[[FakeCall], FakeReply] | None = None  # scripts GET /models
         self.hits: Counter = Counter()          # completions per request key
         self.paths: Counter = Counter()         # requests per "METHOD /path"
         self.calls: list[FakeCall] = []
         self.keep_calls = True
         self.auth_seen: set[str] = set()
+        self.inflight = 0                       # completions being answered now, and the most at once
+        self.max_inflight = 0
         self.batches = BatchBook(self)
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -212,11 +215,24 @@ class FakeOpenAI:
             self.auth_seen.add(headers["authorization"])
         with self._lock:
             self.paths[f"{method} {path}"] += 1
-        if path in ("/chat/completions", "/completions") and method == "POST":
+        completion = path in ("/chat/completions", "/completions") and method == "POST"
+        if completion:
             reply = self._completion(path, headers, body)
+        elif path == "/models" and self.models_fn is not None:
+            reply = self.models_fn(FakeCall(method, path, headers, None, "models", self.paths[f"{method} {path}"]))
         else:
             reply = self.batches.route(method, path, parse_qs(url.query), headers, body)
-        delay = reply.delay + (self.latency if path.endswith("completions") else 0.0)
+        if not completion:
+            return await self._send(writer, reply, 0.0)
+        self.inflight += 1  # counted on the server's own loop: no lock needed
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            return await self._send(writer, reply, self.latency)
+        finally:
+            self.inflight -= 1
+
+    async def _send(self, writer, reply: FakeReply, latency: float) -> bool:
+        delay = reply.delay + latency
         if delay:
             await asyncio.sleep(delay)
         if reply.action == "reset":

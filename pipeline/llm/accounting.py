@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pipeline.llm.cache import ResponseCache
+from pipeline.llm.pricing import prices
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import Reply
 
@@ -19,10 +20,10 @@ class Accountant:
     def __init__(self, counters: Counter, settings: LLMSettings, cache: ResponseCache):
         self.counters, self.settings, self.cache = counters, settings, cache
         self.inflight = 0
+        self.prices = prices(settings)
 
     def price(self, tokens_in: int, tokens_out: int) -> float:
-        s = self.settings
-        return (tokens_in * s.price_in + tokens_out * s.price_out) / 1_000_000
+        return self.prices.cost(tokens_in, tokens_out)
 
     def used(self, reply: Reply, cost: float) -> None:
         c = self.counters

@@ -24,7 +24,7 @@ from pipeline.llm.batch_files import FINAL, OK, Joined, Outcome, build_shards, j
 from pipeline.llm.batch_store import LIVE, BatchStore, Shard, counts_text
 from pipeline.llm.canonical import Prepared
 from pipeline.llm.retry import FATAL, RETRY, Retryable, backoff, classify
-from pipeline.llm.secrets import api_key, install_log_filter, public_url, redact
+from pipeline.llm.secrets import api_key, install_log_filter, public_url, redact, sdk_url
 from pipeline.llm.transport import fatal_message
 from pipeline.llm.types import Reply
 
@@ -148,17 +148,20 @@ class BatchTransport:
             outcome = joined.outcomes.get(key) or Outcome("requeue", "missing from the output and error files")
             if outcome.kind == OK:
                 self._resolve(key, items, self.client.store(items[key][0], outcome.text, outcome.body))
-            elif outcome.kind == FINAL:
-                self._final(items, key, outcome.text)
-            elif self.store.count_attempt(key, outcome.text) >= ATTEMPTS:
-                self._resolve(key, items, self.client.rejected(items[key][0], f"requeued once, still: {outcome.text}"))
+                continue
+            why = redact(outcome.text)  # the endpoint's words: they go to the cache and rejected.jsonl
+            if outcome.kind == FINAL:
+                self._final(items, key, why)
+            elif self.store.count_attempt(key, why) >= ATTEMPTS:
+                self._resolve(key, items, self.client.rejected(items[key][0], f"requeued once, still: {why}"))
             else:
                 self.client.counters["batch_requeued"] += 1
         if joined.problems:
             self.client.counters["batch_quarantined"] += len(joined.problems)
             with JsonlAppender(self.folder / "quarantine.jsonl") as out:
                 for problem in joined.problems:
-                    out.write(json.dumps(problem, ensure_ascii=False))
+                    clean = {k: redact(v) if isinstance(v, str) else v for k, v in problem.items()}
+                    out.write(json.dumps(clean, ensure_ascii=False))
                     log.warning("[%s] batch %s:%d: %s", self.stage, problem["file"], problem["line"], problem["reason"])
 
     # -- one shard ----------------------------------------------------------------------------
@@ -188,7 +191,7 @@ class BatchTransport:
         if self._sdk is None:
             install_log_filter()
             self._sdk = openai.AsyncOpenAI(api_key=api_key(self.settings.api_key_env, self.client.base_url),
-                                           base_url=self.client.base_url, max_retries=0,
+                                           base_url=sdk_url(self.client.base_url), max_retries=0,
                                            timeout=self.settings.timeout)
         return self._sdk
 

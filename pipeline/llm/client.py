@@ -23,7 +23,7 @@ from pipeline.llm.cache import ResponseCache
 from pipeline.llm.canonical import Prepared, prepare
 from pipeline.llm.replies import error_reply, to_reply
 from pipeline.llm.retry import RequestFailed, RequestRejected
-from pipeline.llm.secrets import public_url, redact, resolve_base_url
+from pipeline.llm.secrets import public_url, redact, redact_known, resolve_base_url
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk, Reply, Request
 
@@ -72,6 +72,7 @@ class StageClient:
         self.loop = asyncio.new_event_loop()
         self.sem = asyncio.Semaphore(settings.concurrency)
         self.live = 0
+        self.outstanding: set[asyncio.Task] = set()  # tasks of every run_tasks not yet read
         self.stopping = False
         self.failures: list[RequestFailed] = []
         if settings.mode == "batch":
@@ -97,6 +98,9 @@ class StageClient:
 
     def store(self, prep: Prepared, text: str, obj: dict) -> Reply:
         """Keep a fresh response in the cache and account for it."""
+        clean = redact_known(text)  # an endpoint echoing our credentials into a reply
+        if clean != text:
+            text, obj = clean, json.loads(clean)
         reply = to_reply(prep.request, obj, cached=False)
         cost = self.account.price(reply.tokens_in, reply.tokens_out)
         self.cache.put(prep.key, self.stage_id, prep.canon, text, reply.tokens_in, reply.tokens_out, cost)
@@ -172,17 +176,17 @@ class StageClient:
                     task = loop.create_task(self._guard(fn))
                     task.add_done_callback(finished.put)
                     pending.add(task)
+                    self.outstanding.add(task)
                 if not pending:
                     break
                 loop.run_until_complete(finished.wait())
                 done = finished.drain()
-                pending.difference_update(done)
                 fatal = next((t.exception() for t in done if t.exception() is not None), None)
                 if fatal is not None:
                     self._settle(pending)
                     done += finished.drain()
-                    pending.difference_update(done)
-                for task in done:
+                for task in done:  # a task leaves `pending` only once read: see _cancel
+                    pending.discard(task)
                     if task.exception() is None:
                         ok, value = task.result()
                         if ok:
@@ -212,11 +216,16 @@ class StageClient:
             self.loop.run_until_complete(asyncio.wait(pending, timeout=grace))
 
     def _cancel(self, pending: set[asyncio.Task]) -> None:
-        if not pending or self.loop.is_closed():
+        """Cancel and await tasks, reading every exception: an unread one is logged as "Task
+        exception was never retrieved" with its traceback when the task is collected."""
+        tasks = set(pending)
+        pending.clear()
+        self.outstanding.difference_update(tasks)
+        if not tasks or self.loop.is_closed():
             return
-        for task in pending:
+        for task in tasks:
             task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     def sibling(self, settings: LLMSettings) -> "StageClient":
         """A client for another model or endpoint within this stage (e.g. a user simulator): its
@@ -247,6 +256,9 @@ class StageClient:
         if self.loop.is_closed():
             return
         try:
+            # a consumer that failed (e.g. disk full) leaves run_tasks suspended: its tasks end here
+            self.stopping = True
+            self._cancel(self.outstanding)
             for other in self.siblings:
                 self.loop.run_until_complete(other.transport.aclose())
                 other.cache.close()

@@ -1,4 +1,5 @@
-"""`run --dry-run` for LLM stages: render the first round of requests without touching the network.
+"""`run --dry-run` for LLM stages: render the first round of requests without touching the network,
+and estimate the whole stage from it (`stage_estimate`) at known prices (`pricing`).
 
 Upstream stages that are not done and need no LLM run into a scratch folder (hub access is
 switched off), so their output can feed the LLM stages. Each LLM stage's op runs against
@@ -21,13 +22,20 @@ from pipeline.errors import UserError
 from pipeline.jsonl import JsonlAppender, atomic_write_json, atomic_write_text
 from pipeline.llm.canonical import Prepared, prepare
 from pipeline.llm.client import stage_settings
+from pipeline.llm.pricing import prices
 from pipeline.llm.secrets import public_url, resolve_base_url
+from pipeline.llm.stage_estimate import whole_stage
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say
 from pipeline.record import Record
 from pipeline.rundir import DATA
 
 ASSUMED_OUTPUT_TOKENS = 256
+# What the numbers are: `requests` is counted from rendered requests; these are estimates.
+ESTIMATED = ["tokens_in_est (about 4 characters per token)",
+             "tokens_out_est (max_tokens per reply, else an assumed length)",
+             "cost_usd_est (those tokens at price_in/price_out)",
+             "stage.* (the first round's average tokens per request, times the stage's requests)"]
 SAMPLES = 5
 CHUNK = 1000
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -91,18 +99,41 @@ class DryRunLLM:
         pass
 
 
-def estimate(requests: list[Prepared], settings: Any) -> dict:
+def estimate(requests: list[Prepared], settings: Any, op: str, params: Any) -> dict:
+    """First-round figures (the count is exact, tokens estimated) and the whole stage's estimate."""
     if tokens.active() is not None:  # the recipe's tokenizer counts the prompts
         tokens_in = sum(tokens.request_tokens(p.body) for p in requests)
     else:
         tokens_in = sum(p.estimate - int(p.body.get("max_tokens") or 0) for p in requests)
     per_reply = settings.max_tokens or ASSUMED_OUTPUT_TOKENS
     tokens_out = per_reply * len(requests)
-    cost = (tokens_in * settings.price_in + tokens_out * settings.price_out) / 1_000_000
+    price = prices(settings)
+    whole = whole_stage(op, params, len(requests))
+    scale = whole.requests / len(requests) if requests else 0.0
+    stage_in, stage_out = round(tokens_in * scale), round(tokens_out * scale)
     return {"requests": len(requests), "tokens_in_est": tokens_in, "tokens_out_est": tokens_out,
             "tokens_out_basis": "max_tokens" if settings.max_tokens else f"assumed {ASSUMED_OUTPUT_TOKENS}/reply",
-            "cost_usd_est": round(cost, 6), "model": settings.model, "mode": settings.mode,
-            "tokens_in_basis": tokens.basis()}
+            "cost_usd_est": round(price.cost(tokens_in, tokens_out), 6), "model": settings.model,
+            "mode": settings.mode, "price_in": price.price_in, "price_out": price.price_out,
+            "price_source": price.source, "tokens_in_basis": tokens.basis(),
+            "stage": {"requests_est": whole.requests, "basis": whole.basis, "count_exact": whole.exact,
+                      "tokens_in_est": stage_in, "tokens_out_est": stage_out,
+                      "cost_usd_est": round(price.cost(stage_in, stage_out), 6)},
+            "estimated": ESTIMATED + ([] if whole.exact else ["stage.requests_est"])}
+
+
+def estimate_text(entry: dict) -> str:
+    """The figures of a stage's dry run for its samples file, each marked counted or estimated."""
+    stage = entry["stage"]
+    counted = "counted" if stage["count_exact"] else "estimated"
+    return (f"Dry run of model `{entry['model']}` ({entry['mode']}); prices per million tokens: "
+            f"${entry['price_in']:g} in, ${entry['price_out']:g} out ({entry['price_source']}).\n\n"
+            f"- first round: {entry['requests']} requests (counted), ~{entry['tokens_in_est']} input tokens "
+            f"(estimated), ~{entry['tokens_out_est']} output tokens (estimated: {entry['tokens_out_basis']}), "
+            f"~${entry['cost_usd_est']:.4f} (estimated)\n"
+            f"- whole stage: {stage['requests_est']} requests ({counted}: {stage['basis']}), "
+            f"~{stage['tokens_in_est']} input and ~{stage['tokens_out_est']} output tokens, "
+            f"~${stage['cost_usd_est']:.4f} (estimated from the first round's average per request)\n\n")
 
 
 def samples_text(stage_id: str, requests: list[Prepared]) -> str:
@@ -159,10 +190,11 @@ class DryRun:
                 pass
         except FirstRoundDone:
             pass
-        atomic_write_text(self.out / f"{st.id}.md", samples_text(st.id, llm.requests))
         with tokens.using(st.tokenizer):
-            counted = estimate(llm.requests, settings)
-        return {"rendered": True, **counted, "samples": str(self.out / f"{st.id}.md")}
+            counted = estimate(llm.requests, settings, st.op.name, st.params)
+        entry = {"rendered": True, **counted, "samples": str(self.out / f"{st.id}.md")}
+        atomic_write_text(self.out / f"{st.id}.md", estimate_text(entry) + samples_text(st.id, llm.requests))
+        return entry
 
     def run(self) -> dict:
         wanted = {i for st in self.plan if st.op.uses_llm for i in self.runner.recipe.upstream(st.id)}
@@ -203,9 +235,14 @@ def report(stage_id: str, entry: dict) -> None:
     if not entry.get("rendered"):
         say(f"[{stage_id}] dry run: not rendered ({entry['why']})")
         return
-    say(f"[{stage_id}] dry run: {entry['requests']} requests in the first round to {entry['model']}; "
-        f"~{entry['tokens_in_est']} input tokens, ~{entry['tokens_out_est']} output tokens "
-        f"({entry['tokens_out_basis']}); est. ${entry['cost_usd_est']:.4f}; samples: {entry['samples']}")
+    stage = entry["stage"]
+    approx = "" if stage["count_exact"] else "~"
+    price = f"prices {entry['price_source']}" if entry["price_source"] != "unknown" else \
+        f"no price known for {entry['model']}: set price_in/price_out"
+    say(f"[{stage_id}] dry run: {entry['requests']} requests rendered (first round) to {entry['model']}; "
+        f"whole stage, estimated: {approx}{stage['requests_est']} requests ({stage['basis']}), "
+        f"~{stage['tokens_in_est']} input and ~{stage['tokens_out_est']} output tokens "
+        f"({entry['tokens_out_basis']}), ~${stage['cost_usd_est']:.4f} ({price}); samples: {entry['samples']}")
 
 
 def render_llm_stages(runner: Any, plan: list, forced: set[str]) -> dict:

@@ -43,12 +43,12 @@ def parse_count(value: str | None) -> int | None:
 
 
 class Bucket:
-    """`per_minute` units, refilled continuously."""
+    """`per_minute` units, refilled continuously; starts full."""
 
-    def __init__(self, per_minute: float):
+    def __init__(self, per_minute: float, now: float):
         self.capacity = float(per_minute)
         self.level = self.capacity
-        self.stamp = time.monotonic()
+        self.stamp = now
 
     def _refill(self, now: float) -> None:
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.capacity / 60.0)
@@ -64,16 +64,21 @@ class Bucket:
 
 
 class RateLimiter:
+    """`acquire` waits until one request of `tokens` fits both buckets. `clock` and `sleep` are
+    injectable so that tests run time virtually (an injected sleep may carry its `clock`)."""
+
     def __init__(self, rpm: float | None, tpm: float | None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
-        self.requests = Bucket(rpm) if rpm else None
-        self.tokens = Bucket(tpm) if tpm else None
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] | None = None):
+        self.clock = clock or getattr(sleep, "clock", None) or time.monotonic
+        self.requests = Bucket(rpm, self.clock()) if rpm else None
+        self.tokens = Bucket(tpm, self.clock()) if tpm else None
         self.paused_until = 0.0
         self.sleep = sleep
 
     async def acquire(self, tokens: int) -> None:
         while True:
-            now = time.monotonic()
+            now = self.clock()
             if self.requests is None and self.tokens is None and now >= self.paused_until:
                 return
             wait = max(self.paused_until - now,
@@ -88,7 +93,7 @@ class RateLimiter:
             await self.sleep(wait)
 
     def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
 
     def observe(self, headers: Mapping[str, str]) -> float | None:
         """Tighten from `x-ratelimit-*` headers; return the reset wait when a quota is used up."""
@@ -101,7 +106,7 @@ class RateLimiter:
             bucket = getattr(self, kind)
             if limit:
                 if bucket is None or bucket.capacity > limit:
-                    bucket = Bucket(limit)
+                    bucket = Bucket(limit, self.clock())
                     setattr(self, kind, bucket)
             if bucket is not None and remaining is not None:
                 bucket.level = min(bucket.level, float(remaining))

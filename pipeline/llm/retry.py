@@ -2,9 +2,10 @@
 
 Retried: 408, 409, 429, 5xx, timeouts, connection errors, malformed 2xx bodies (unless the
 server says `x-should-retry: false`: then the request is left for the next run). Stop the run:
-401, 403, 404 and `insufficient_quota`. Any other 4xx rejects that one request. The wait
-honours `retry-after-ms` / `retry-after` (capped at `max_wait`), else backs off exponentially
-with jitter; an `x-should-retry` header from the server wins over the status code.
+401, 403, 404 and `insufficient_quota`, whatever `x-should-retry` says. Any other 4xx rejects
+that one request. The wait honours `retry-after-ms` / `retry-after` (capped at `max_wait`), else
+backs off exponentially with jitter; for every other status an `x-should-retry` header from the
+server wins over the status code.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Verdict:
     code: str          # short reason: rate_limited, server_error, timeout, auth, quota, bad_request...
     message: str
     retry_after: float | None = None
+    refused: bool = False  # nothing listens at the endpoint (ECONNREFUSED)
 
 
 def _error_field(body: object, name: str) -> str | None:
@@ -65,7 +67,9 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, openai.APITimeoutError):
         return Verdict(RETRY, "timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
-        return Verdict(RETRY, "connection_error", redact(f"connection error: {exc.__cause__ or exc}"))
+        refused = any(isinstance(e, ConnectionRefusedError) for e in _chain(exc))
+        return Verdict(RETRY, "connection_error", redact(f"connection error: {describe(exc)}"),
+                       refused=refused)
     if isinstance(exc, MalformedResponse):
         return Verdict(RETRY, "malformed_response", str(exc))
     if not isinstance(exc, openai.APIStatusError):
@@ -76,16 +80,36 @@ def classify(exc: BaseException) -> Verdict:
                      f"{f' ({code})' if code else ''}")
     if code == "insufficient_quota":
         return Verdict(FATAL, "quota", message)
+    if status in FATAL_STATUS:  # before x-should-retry: a refused key stays refused, whatever the hint
+        return Verdict(FATAL, {401: "auth", 403: "auth", 404: "not_found"}[status], message)
     should = (headers.get("x-should-retry") or "").lower()
     if should == "true":
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
-    if status in FATAL_STATUS:
-        return Verdict(FATAL, {401: "auth", 403: "auth", 404: "not_found"}[status], message)
     if status in RETRY_STATUS or status >= 500:
         if should == "false":  # transient, but the server asks not to retry now: left for the next run
             return Verdict(GIVEUP, _retry_code(status), message)
         return Verdict(RETRY, _retry_code(status), message, retry_after(headers))
     return Verdict(REJECT, code or f"http_{status}", message)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first."""
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def describe(error: BaseException) -> str:
+    """The most specific non-empty text among an error and its causes (the SDK's own is a bare
+    "Connection error."), else the innermost exception's type: never an empty message."""
+    chain = _chain(error)
+    for exc in reversed(chain):
+        text = str(exc).strip()
+        if text:
+            return f"{text} ({type(exc).__name__})"
+    return f"{type(chain[-1]).__name__} (no details from the HTTP stack)"
 
 
 def _retry_code(status: int) -> str:

@@ -2,36 +2,70 @@
 
 The key is read from the environment variable named by `api_key_env` when a request must be
 sent, and lives only in the SDK client; errors, logs and stored files go through `redact`.
+Credentials in a base URL (`http://user:pw@host/v1`) are never sent: the SDK gets the URL
+without them and sends the key as a bearer token (HTTP clients would otherwise turn them into
+Basic auth and drop the key). Every secret is also known in its base64 forms, since an endpoint
+that echoes an `Authorization` header echoes them encoded.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pipeline.errors import ConfigError
 
 _KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")
 _USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
-_known: set[str] = set()
+_known: list[str] = []      # longest first, so `user:pw` goes before `pw`
+MIN_ENCODED = 6             # shorter base64 fragments would match ordinary text
+_warned: set[str] = set()
+log = logging.getLogger("pipeline.llm")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+def encoded_forms(secret: str) -> set[str]:
+    """Base64 text that appears wherever `secret` is base64-encoded, alone or inside a longer
+    value (`Basic base64(user:pw)`): for each of the three alignments, the groups made of the
+    secret's bytes only, in the standard and URL-safe alphabets."""
+    data, out = secret.encode(), set()
+    for start in range(3):
+        whole = data[start:start + 3 * ((len(data) - start) // 3)]
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            core = encode(whole).decode()
+            if len(core) >= MIN_ENCODED:
+                out.add(core)
+    full = base64.b64encode(data).decode()  # the secret alone, padding included
+    return out | ({full, full.rstrip("=")} if len(full) >= MIN_ENCODED else set())
+
+
 def remember(secret: str | None) -> None:
-    """Scrub this exact value from everything `redact` sees from now on."""
-    if secret and len(secret) >= 4:
-        _known.add(secret)
+    """Scrub this value (as written, URL-decoded and base64-encoded) from everything `redact` sees."""
+    if not secret or len(secret) < 4:
+        return
+    new = {secret, unquote(secret)}
+    for value in list(new):
+        new |= encoded_forms(value)
+    _known.extend(v for v in new if v not in _known)
+    _known.sort(key=len, reverse=True)
+
+
+def redact_known(text: str) -> str:
+    """`text` without the remembered secrets (for model output: no pattern guessing there)."""
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def redact(text: object) -> str:
     """`text` with API keys, bearer tokens and `user:pass@` in URLs replaced by `***`."""
-    out = str(text)
-    for secret in _known:
-        out = out.replace(secret, "***")
+    out = redact_known(str(text))
     out = _KEY_RE.sub("sk-***", out)
     out = _BEARER_RE.sub(r"\1***", out)
     return _USERINFO_RE.sub(r"\g<scheme>***@", out)
@@ -61,6 +95,16 @@ def remember_userinfo(url: str) -> None:
             remember(part)
 
 
+def sdk_url(url: str) -> str:
+    """The base URL handed to the SDK: without credentials (warned about once per endpoint)."""
+    clean = public_url(url)
+    if clean != url.rstrip("/") and clean not in _warned:
+        _warned.add(clean)
+        log.warning("credentials in the base URL %s are not sent; the key from the api_key_env "
+                    "variable goes as a bearer token", redact(url))
+    return clean
+
+
 def api_key(env_name: str, base_url: str) -> str:
     """The key from `$env_name`; local endpoints (not OpenAI's) may do without one."""
     key = os.environ.get(env_name, "").strip()
@@ -88,7 +132,7 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER = RedactingFilter()
-LOGGERS = ("openai", "openai._base_client", "httpx2", "httpcore2", "httpx", "httpcore")
+LOGGERS = ("openai", "openai._base_client", "httpx2", "httpcore2", "httpx", "httpcore", "pipeline.llm")
 
 
 def install_log_filter() -> None:

@@ -29,8 +29,10 @@ class LLMSettings(BaseModel):
     max_tokens: int | None = None
     seed: int | None = None
     stop: list[str] | None = None
-    price_in: float = Field(0.0, ge=0, description="USD per million input tokens")
-    price_out: float = Field(0.0, ge=0, description="USD per million output tokens")
+    price_in: float | None = Field(None, ge=0, description="USD per million input tokens (default: the shipped "
+                                   "price table for well-known models, else 0)")
+    price_out: float | None = Field(None, ge=0, description="USD per million output tokens (when only one of "
+                                    "the two is set, the other is 0)")
     max_cost_usd: float | None = Field(None, gt=0)
     max_requests: int | None = Field(None, gt=0)
     max_wait: float = Field(60.0, gt=0, description="longest single wait before a retry (Retry-After included)")

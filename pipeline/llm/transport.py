@@ -23,11 +23,12 @@ from pipeline.llm.ratelimit import RateLimiter
 from pipeline.llm.replies import decode_response
 from pipeline.llm.retry import (FATAL, GIVEUP, REJECT, RequestFailed, RequestRejected, Retryable, backoff,
                                 classify)
-from pipeline.llm.secrets import api_key, install_log_filter, public_url
+from pipeline.llm.secrets import api_key, install_log_filter, public_url, redact, sdk_url
 from pipeline.llm.settings import LLMSettings
 
 log = logging.getLogger("pipeline.llm")
 LANE_SIZE = 16
+REFUSED_IN_A_ROW = 3  # refused connection attempts with no answer between them: nothing listens
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -54,6 +55,7 @@ class OnlineTransport:
         self.limiter = RateLimiter(settings.rpm, settings.tpm, self.sleep)
         self._lanes: list[openai.AsyncOpenAI] = []
         self._load: list[int] = []
+        self.refused = 0
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_retries + 1), retry=retry_if_exception_type(Retryable),
             wait=self._wait, sleep=self.sleep, before_sleep=self._before_sleep, reraise=True)
@@ -83,7 +85,7 @@ class OnlineTransport:
                 size = n // count + (1 if i < n % count else 0)
                 http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size,
                                                                keepalive_expiry=60), timeout=timeout, verify=tls)
-                self._lanes.append(openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                self._lanes.append(openai.AsyncOpenAI(api_key=key, base_url=sdk_url(self.base_url), max_retries=0,
                                                       timeout=timeout, http_client=http))
             self._load = [0] * count
         return self._lanes
@@ -103,6 +105,7 @@ class OnlineTransport:
         try:
             resp = await lanes[lane].post(prep.path, body=prep.body, cast_to=httpx2.Response,
                                           options={"headers": {"X-Client-Request-Id": prep.key}})
+            self.refused = 0
             self.limiter.observe(resp.headers)
             text = resp.text
             return text, decode_response(text)
@@ -110,6 +113,7 @@ class OnlineTransport:
             raise
         except Exception as e:  # every failure is classified; unknown kinds re-raise
             verdict = classify(e)
+            self.check_refused(verdict)
             response = getattr(e, "response", None)
             headers = response.headers if response is not None else {}
             if headers:
@@ -127,6 +131,15 @@ class OnlineTransport:
         finally:
             load[lane] -= 1
 
+    def check_refused(self, verdict) -> None:
+        """Stop the stage once connections are refused again and again: retrying cannot help
+        while nothing listens, and each retry would print a line."""
+        self.refused = self.refused + 1 if verdict.refused else 0
+        if self.refused >= REFUSED_IN_A_ROW:
+            raise LLMError(f"[{self.stage_id}] cannot connect to {public_url(self.base_url)}: connection "
+                           f"refused {self.refused} times in a row ({verdict.message}); start the server "
+                           "(or fix base_url) and run the same command again to resume")
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
         return backoff(state.attempt_number, exc.verdict, self.settings.max_wait)
@@ -136,9 +149,9 @@ class OnlineTransport:
         self.counters["retries"] += 1
         self.counters[f"retries_{exc.verdict.code}"] += 1
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("[%s] %s (x-request-id %s); retry %d of %d in %.1f s", self.stage_id,
-                    exc.verdict.message, exc.request_id or "-", state.attempt_number,
-                    self.settings.max_retries, wait)
+        request_id = f" (x-request-id {exc.request_id})" if exc.request_id else ""
+        log.warning("%s", redact(f"[{self.stage_id}] {exc.verdict.message}{request_id}; retry "
+                                 f"{state.attempt_number} of {self.settings.max_retries} in {wait:.1f} s"))
 
     async def aclose(self) -> None:
         lanes, self._lanes = self._lanes, []

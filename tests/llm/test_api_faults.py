@@ -218,3 +218,13 @@ def test_the_servers_x_should_retry_header_wins(tmp_path, fake_openai):
         list(llm.run(asks(1)))
     llm.close()
     assert list(fake_openai.hits.values()) == [1]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_errors_stop_even_when_the_server_says_retry(tmp_path, llm_env, status):
+    """Issue 15 item 8: `x-should-retry: true` on a 401/403 must not turn it into retries."""
+    llm_env.reply_fn = lambda call: error(status, "bad key", headers={"x-should-retry": "true"})
+    recipe = write_recipe(tmp_path, llm_env.base_url, llm={"max_retries": 3, "concurrency": 8})
+    with pytest.raises(LLMError, match="OPENAI_API_KEY"):
+        run_recipe(recipe, tmp_path / "run")
+    assert llm_env.completions <= 8 and max(llm_env.hits.values()) == 1

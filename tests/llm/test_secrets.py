@@ -3,14 +3,15 @@ neither the API key nor URL credentials reach any file of the run folder or any 
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from pipeline.llm.secrets import public_url, redact
-from tests.conftest import ROOT
+from pipeline.llm.secrets import public_url, redact, remember
+from tests.conftest import ROOT, cli
 from tests.fake_openai import error, hang, ok
 from tests.llm.conftest import CANARY_KEY, check_ledger, write_recipe
 
@@ -82,3 +83,73 @@ def test_redaction_rules():
     assert CANARY_KEY not in clean and PASSWORD not in clean and "abc.def" not in clean
     assert "https://***@host/v1" in clean
     assert public_url(f"https://u:{PASSWORD}@host/v1/") == "https://host/v1"
+
+
+def leak_forms(*secrets: str) -> list[bytes]:
+    """Each secret as written and base64-encoded (alone, and as HTTP Basic sends `user:pw`)."""
+    out = []
+    for s in secrets:
+        out += [s.encode(), base64.b64encode(s.encode()), base64.b64encode(s.encode()).rstrip(b"=")]
+    return out
+
+
+def test_an_endpoint_echoing_the_authorization_header_leaks_nothing(tmp_path, fake_openai):
+    """Issue 15 item 7: credentials in the base URL are not sent (the key goes as a bearer token),
+    and whatever the endpoint echoes is scrubbed from stderr, failed.json, rejected.jsonl, the data,
+    the cache and report.html, also in base64."""
+    user = "canary-user"
+    secret_url = fake_openai.base_url.replace("http://", f"http://{user}:{PASSWORD}@")
+
+    def echoing(call):
+        auth = call.headers.get("authorization", "")
+        echo = f"you sent Authorization: {auth}"
+        if "cats" in call.last_user:
+            return error(401, echo)                                  # stops the run: failed.json
+        if "running" in call.last_user:
+            return error(400, echo, code="invalid_prompt")           # rejected.jsonl
+        if call.attempt == 1:
+            return error(500, echo, headers={"x-request-id": f"req {auth}"})  # retry lines on stderr
+        return ok(echo)(call)                                        # the reply itself: data.jsonl
+
+    fake_openai.reply_fn = echoing
+    recipe = write_recipe(tmp_path, "http://placeholder.invalid/v1", llm={"concurrency": 2})
+    out = tmp_path / "run"
+    env = {"OPENAI_API_KEY": CANARY_KEY, "PYTHONPATH": str(ROOT)}
+    first = cli("run", str(recipe), "--out", str(out), "--base-url", secret_url, env=env)
+    assert first.returncode == 1 and "OPENAI_API_KEY" in first.stderr
+    assert (out / "respond" / "failed.json").exists() and "retry 1 of" in first.stderr
+    fake_openai.reply_fn = lambda call: echoing(call) if "cats" not in call.last_user else ok("fine")(call)
+    second = cli("run", str(recipe), "--out", str(out), "--base-url", secret_url, env=env)
+    assert second.returncode == 0, second.stderr
+    report = cli("report", str(out), env=env)
+    assert report.returncode == 0, report.stderr
+    assert fake_openai.auth_seen == {f"Bearer {CANARY_KEY}"}, "URL credentials sent, or the key not sent"
+    assert "credentials in the base URL" in first.stderr
+    rejected = (out / "respond" / "rejected.jsonl").read_text()
+    assert "invalid_prompt" in rejected and "Bearer ***" in rejected
+
+    leaks = leak_forms(CANARY_KEY, PASSWORD, f"{user}:{PASSWORD}")
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "report.html" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert not [x for x in leaks if x in data], f"secret found in {path}"
+    for proc in (first, second, report):
+        text = (proc.stdout + proc.stderr).encode()
+        assert not [x for x in leaks if x in text], text.decode()[-2000:]
+
+
+def test_redaction_knows_base64_forms_of_every_secret():
+    user_pw = "canary-user:" + PASSWORD
+    remember(user_pw)
+    remember(PASSWORD)
+    remember(CANARY_KEY)
+    basic = base64.b64encode(user_pw.encode()).decode()
+    bearer = base64.b64encode(f"Bearer {CANARY_KEY}".encode()).decode()
+    text = f"Authorization: Basic {basic}; x={base64.b64encode(PASSWORD.encode()).decode()}; y={bearer}"
+    clean = redact(text)
+    for leak in leak_forms(CANARY_KEY, PASSWORD, user_pw):
+        assert leak.decode() not in clean
+    key = CANARY_KEY.encode()  # inside "Bearer KEY" the key starts at byte 7: groups from its 3rd byte
+    inner = base64.b64encode(key[2:2 + 3 * ((len(key) - 2) // 3)]).decode()
+    assert inner in text and inner not in clean
