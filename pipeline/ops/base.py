@@ -49,6 +49,8 @@ class OpSpec:
     uses_llm: bool = False
     params_for: Callable[[dict], type[Params]] | None = None
     prompts_for: Callable[[Params], tuple[str, ...]] | None = None
+    # files of the run folder (relative paths) whose content enters the fingerprint, e.g. decisions
+    run_files: Callable[[Params, tuple[str, ...]], tuple[str, ...]] | None = None
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params
