@@ -167,6 +167,7 @@ def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 0, reviewer: str =
         sock.bind((host.strip("[]"), port))
     except OSError as e:
         raise ConfigError(f"--host/--port: cannot bind {host}:{port}: {e.strerror}") from None
+    sock.listen(128)  # connections wait in the backlog from now on, before uvicorn takes over
     guard.port = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
     url = f"http://{shown}:{guard.port}/"
