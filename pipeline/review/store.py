@@ -26,13 +26,28 @@ BULK_MAX = 100_000
 
 class ReviewStore:
     def __init__(self, run_dir: Path):
-        self.rd, self.manifest = open_run(run_dir)
+        self.rd, self._manifest = open_run(run_dir)
         self.root = self.rd.root.resolve()
+        self._manifest_stamp = self._stamp()
         self._indexes: dict[tuple[str, str], StageIndex] = {}
         self._logs: dict[str, DecisionLog] = {}
         self._lock = threading.RLock()
 
     # -- stages -----------------------------------------------------------------------------
+    def _stamp(self) -> int:
+        try:
+            return (self.root / "manifest.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    @property
+    def manifest(self) -> dict:
+        """The run's manifest, read again when a run has rewritten it since."""
+        stamp = self._stamp()
+        if stamp != self._manifest_stamp:
+            self._manifest, self._manifest_stamp = self.rd.manifest() or self._manifest, stamp
+        return self._manifest
+
     def stage_ids(self) -> list[str]:
         return list((self.manifest.get("stages") or {}).keys())
 

@@ -160,7 +160,18 @@ function showRecord(i, record) {
     body.innerHTML = m.html; // server-rendered markdown, raw HTML disabled
     turns.append(el("div", { class: `turn ${m.role}` }, el("div", { class: "role", text: m.role }), body));
   }
+  const edit = latestEdit(r);
+  if (edit) {
+    const shown = el("div", { class: "edited" }, el("strong", { text: `edit by ${edit.reviewer} (the review op applies it)` }));
+    for (const m of edit.messages) shown.append(el("div", { class: `turn ${m.role}` }, el("div", { class: "role", text: m.role }), el("pre", { text: m.content })));
+    box.append(shown);
+  }
   box.append(turns, metaTable(r), decisionsList(r));
+}
+
+function latestEdit(r) {
+  const edits = (r.decisions || []).filter((d) => d.action === "edit" && d.messages);
+  return edits.length ? edits[edits.length - 1] : null;
 }
 
 function actionBar(r) {
@@ -248,7 +259,8 @@ function startEdit(r) {
   state.editing = true;
   const turns = $("#turns");
   turns.replaceChildren();
-  const msgs = r.messages.map((m) => ({ role: m.role, content: m.content }));
+  const edit = latestEdit(r); // go on from the newest edit, if any
+  const msgs = (edit ? edit.messages : r.messages).map((m) => ({ role: m.role, content: m.content }));
   if (!msgs.length || msgs[0].role !== "system") {
     turns.append(el("button", { type: "button", id: "add-system", text: "add a system message",
       onclick: () => { msgs.unshift({ role: "system", content: "" }); drawEditors(turns, msgs, r); } }));
@@ -383,8 +395,9 @@ function wire() {
   }));
   $("#apply").addEventListener("click", readToolbar);
   $("#clear").addEventListener("click", () => { resetToolbar(); readToolbar(); });
-  $("#q").addEventListener("keydown", (ev) => { if (ev.key === "Enter") readToolbar(); });
-  $("#facets").addEventListener("change", readToolbar);
+  // after a search or a filter choice the keys drive the list again
+  $("#q").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { readToolbar(); $("#q").blur(); } });
+  $("#facets").addEventListener("change", () => { readToolbar(); document.activeElement.blur(); });
   $("#prev").addEventListener("click", () => page(-1));
   $("#next").addEventListener("click", () => page(1));
   $("#bulk-apply").addEventListener("click", bulk);
