@@ -44,7 +44,8 @@ def open_page(browser, url: str):
 def search(page, text: str) -> None:
     page.fill("#q", text)
     page.press("#q", "Enter")
-    page.wait_for_function("t => document.querySelector('#detail').textContent.toLowerCase().includes(t)",
+    page.wait_for_function("t => !document.body.dataset.busy && "
+                           "document.querySelector('#detail').textContent.toLowerCase().includes(t)",
                            arg=text.lower())
 
 

@@ -97,9 +97,10 @@ function chooseStage(id) {
 async function loadRecords(keep = -1) {
   if (!state.stage) return;
   let data;
+  document.body.dataset.busy = "1"; // scripts and tests wait for the list to settle
   try {
     data = await api(`/api/stages/${encodeURIComponent(state.stage)}/records?${queryString()}`);
-  } catch (e) { toast(e.message); return; }
+  } catch (e) { toast(e.message); return; } finally { delete document.body.dataset.busy; }
   state.records = data.records;
   state.total = data.total;
   state.scores = data.scores;
