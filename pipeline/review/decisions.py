@@ -51,7 +51,7 @@ def make_decision(record_id: Any, action: Any, reviewer: Any, reason: Any = None
     if action == "edit":
         problems = check_messages(messages)
         if problems:
-            raise ConfigError(f"messages: {problems[0]}")
+            raise ConfigError(str(problems[0]))  # names the field: messages[1].content: ...
         out["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
     elif messages is not None:
         raise ConfigError("messages: only an edit carries messages")
