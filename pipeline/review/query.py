@@ -1,7 +1,7 @@
 """Select rows of a stage index: full-text search, `meta` filters, score ranges, decisions, sort.
 
-Search scans the stage file once per query (a case-insensitive literal match over the raw JSON
-lines, memory-mapped) and keeps the matching rows of the last few queries, so paging a search is
+Search scans the stage file once per query (a literal match over the raw JSON lines, case folded
+for ASCII letters) and keeps the matching rows of the last few queries, so paging a search is
 as cheap as paging the whole stage. Order is the file order unless a score sort is asked for;
 ties keep file order, so pages are stable.
 """
@@ -9,8 +9,6 @@ ties keep file order, so pages are stable.
 from __future__ import annotations
 
 import json
-import mmap
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -21,6 +19,7 @@ from pipeline.review.index import FACETS, StageIndex
 
 _SEARCH_CACHE: OrderedDict = OrderedDict()
 _SEARCH_CACHE_SIZE = 8
+SEARCH_CHUNK = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -68,19 +67,28 @@ def search_rows(idx: StageIndex, q: str) -> np.ndarray:
     if key in _SEARCH_CACHE:
         _SEARCH_CACHE.move_to_end(key)
         return _SEARCH_CACHE[key]
-    # the line holds JSON text: look for the query as it is escaped there
-    needle = json.dumps(q, ensure_ascii=False)[1:-1].encode("utf-8")
-    pattern = re.compile(re.escape(needle), re.IGNORECASE)
+    # the line holds JSON text: look for the query as it is escaped there; `bytes.lower` folds
+    # ASCII letters only, so other scripts match as typed (a fast C pass instead of a regex)
+    needle = json.dumps(q, ensure_ascii=False)[1:-1].encode("utf-8").lower()
     end = int(idx.offsets[-1])
     hits: list[int] = []
-    if end:
-        with open(idx.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            pos = 0
-            while (m := pattern.search(mm, pos, end)) is not None:
-                row = int(np.searchsorted(idx.offsets, m.start(), side="right")) - 1
-                hits.append(row)
-                pos = int(idx.offsets[row + 1])  # one hit per line: jump to the next line
-    rows = np.asarray(hits, dtype=np.int64)
+    with open(idx.path, "rb") as fh:
+        start = 0
+        while start < end:
+            chunk = fh.read(min(SEARCH_CHUNK, end - start))
+            cut = chunk.rfind(b"\n") + 1 if start + len(chunk) < end else len(chunk)
+            if cut == 0:  # one line longer than a chunk: read on to its end
+                cut = len(chunk) + len(fh.readline())
+                fh.seek(start)
+                chunk = fh.read(cut)
+            low, pos = chunk[:cut].lower(), 0
+            while (at := low.find(needle, pos)) >= 0:
+                hits.append(start + at)
+                pos = at + 1
+            start += cut
+            fh.seek(start)
+    rows = np.unique(np.searchsorted(idx.offsets, np.asarray(hits, dtype=np.uint64), side="right") - 1)
+    rows = rows.astype(np.int64)
     _SEARCH_CACHE[key] = rows
     if len(_SEARCH_CACHE) > _SEARCH_CACHE_SIZE:
         _SEARCH_CACHE.popitem(last=False)
