@@ -174,3 +174,10 @@ def test_bad_port_and_missing_run_are_one_line_errors(tmp_path):
     proc = cli("review", str(tmp_path / "missing"))
     assert proc.returncode == 1 and proc.stderr.strip().startswith("error: ") and "no such run folder" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_stage_option_is_one_line_error(reviewed_run):
+    _, run = reviewed_run
+    proc = cli("review", str(run), "--stage", "nope")
+    assert proc.returncode == 1 and proc.stderr.strip() == \
+        "error: stage: no stage 'nope' in this run (stages: src, filter, review, export)"

@@ -122,3 +122,30 @@ def test_review_in_the_browser_then_run_applies_exactly_those_changes(tmp_path, 
     page.screenshot(path=str(shots / "parent.png"), full_page=True)
     assert problems == []
     assert outside == []
+
+
+def test_add_a_system_message_and_bulk_flag_from_the_page(tmp_path, serve, browser):
+    _, run = make_run(tmp_path / "p")
+    before = {p for p in (tmp_path / "p").rglob("*") if run not in p.parents}
+    server = serve(run, "--stage", "filter", "--reviewer", "bob")
+    page, problems, outside = open_page(browser, server.url)
+    page.wait_for_selector("nav .stage.on[data-stage=filter]")
+    search(page, "sky blue")
+    page.click("#do-edit")
+    page.click("#add-system")
+    page.fill("textarea[data-turn='0']", "You are a physics teacher.")
+    page.click("#save-edit")
+    page.wait_for_selector("#detail .edited")
+    assert "You are a physics teacher." in page.inner_text("#detail .edited")
+    page.click("#clear")
+    page.select_option("#facet-source", "src_b")
+    page.wait_for_function("() => !document.body.dataset.busy && document.querySelector('#count').textContent.endsWith('of 4')")
+    page.select_option("#bulk-action", "flag")
+    page.click("#bulk-apply")
+    page.wait_for_function("() => document.querySelectorAll('#list li .badge.flag').length === 4")
+    lines = [json.loads(x) for x in (run / "reviews" / "filter.jsonl").read_text().splitlines()]
+    assert lines[0]["messages"][0] == {"role": "system", "content": "You are a physics teacher."}
+    assert [x["action"] for x in lines[1:]] == ["flag"] * 4 and {x["reviewer"] for x in lines} == {"bob"}
+    assert problems == [] and outside == []
+    after = {p for p in (tmp_path / "p").rglob("*") if run not in p.parents}
+    assert after == before  # the server wrote only under the run folder
