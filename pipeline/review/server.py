@@ -17,6 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -64,90 +65,98 @@ def _error(e: Exception, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(e)}, status_code=status)
 
 
-def build_app(run_dir: Path, guard: Guard, reviewer: str, stage: str | None = None) -> Starlette:
-    store = ReviewStore(run_dir)
-    if stage:
-        store.check_stage(stage)
+class Handlers:
+    """The page and the API endpoints over one ReviewStore."""
 
-    async def page(request: Request) -> Response:
+    def __init__(self, run_dir: Path, guard: Guard, reviewer: str, stage: str | None):
+        self.store, self.guard, self.reviewer, self.stage = ReviewStore(run_dir), guard, reviewer, stage
+        if stage:
+            self.store.check_stage(stage)
+
+    async def page(self, request: Request) -> Response:
         text = (STATIC / "index.html").read_text(encoding="utf-8")
-        for key, value in (("CSRF", guard.csrf_token), ("REVIEWER", reviewer), ("STAGE", stage or ""),
-                           ("RUN", store.manifest.get("name") or store.root.name)):
+        run = self.store.manifest.get("name") or self.store.root.name
+        for key, value in (("CSRF", self.guard.csrf_token), ("REVIEWER", self.reviewer),
+                           ("STAGE", self.stage or ""), ("RUN", run)):
             text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
         return HTMLResponse(text)
 
-    async def stages(request: Request) -> Response:
-        return JSONResponse({"run": store.manifest.get("name"), "stages": store.stages()})
+    async def stages(self, request: Request) -> Response:
+        return JSONResponse({"run": self.store.manifest.get("name"), "stages": self.store.stages()})
 
-    async def records(request: Request) -> Response:
+    async def records(self, request: Request) -> Response:
         try:
             query = parse_query(request.query_params)
             offset = int(request.query_params.get("offset", 0))
             limit = int(request.query_params.get("limit", 50))
-            return JSONResponse(store.records(request.path_params["sid"], query, offset, limit))
+            return JSONResponse(self.store.records(request.path_params["sid"], query, offset, limit))
         except ValueError:
             return _error(ConfigError("offset/limit: expected integers"))
         except UserError as e:
             return _error(e)
 
-    async def one(request: Request) -> Response:
+    async def one(self, request: Request) -> Response:
         try:
             kind = request.query_params.get("kind", "kept")
             parse_query({"kind": kind})
-            view = store.record(request.path_params["sid"], kind, request.path_params["rid"])
+            view = self.store.record(request.path_params["sid"], kind, request.path_params["rid"])
         except UserError as e:
             return _error(e)
         return JSONResponse(view) if view else _error(ConfigError("no such record"), 404)
 
-    async def lookup(request: Request) -> Response:
-        return JSONResponse({"found": store.lookup(request.path_params["rid"])})
+    async def lookup(self, request: Request) -> Response:
+        return JSONResponse({"found": self.store.lookup(request.path_params["rid"])})
 
-    async def agreement(request: Request) -> Response:
+    async def agreement(self, request: Request) -> Response:
         try:
-            sid = store.check_stage(request.path_params["sid"])
+            sid = self.store.check_stage(request.path_params["sid"])
         except UserError as e:
             return _error(e)
-        log = store.log(sid)
-        facts = scan_facts(store.rd.stage_dir(sid), set(log.record_ids()))
-        return JSONResponse({"stage": sid, **stage_agreement(log.lines, facts, thresholds(store.manifest))})
+        log = self.store.log(sid)
+        facts = scan_facts(self.store.rd.stage_dir(sid), set(log.record_ids()))
+        cuts = thresholds(self.store.manifest)
+        return JSONResponse({"stage": sid, **stage_agreement(log.lines, facts, cuts)})
 
-    async def body_of(request: Request) -> dict:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise ConfigError("body too large")
-        import orjson
-
+    async def decide(self, request: Request) -> Response:
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise ConfigError(f"body: invalid JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise ConfigError("body: expected a JSON object")
-        return body
-
-    async def decide(request: Request) -> Response:
-        try:
-            body = await body_of(request)
-            line = store.decide(body, str(body.get("reviewer") or reviewer))
+            body = await _body(request)
+            line = self.store.decide(body, str(body.get("reviewer") or self.reviewer))
         except UserError as e:
             return _error(e)
         return JSONResponse({"ok": True, "decision": line})
 
-    async def bulk(request: Request) -> Response:
+    async def bulk(self, request: Request) -> Response:
         try:
-            body = await body_of(request)
+            body = await _body(request)
             query = parse_query(request.query_params)
-            n = store.decide_bulk(request.path_params["sid"], query, body, str(body.get("reviewer") or reviewer))
+            who = str(body.get("reviewer") or self.reviewer)
+            n = self.store.decide_bulk(request.path_params["sid"], query, body, who)
         except UserError as e:
             return _error(e)
         return JSONResponse({"ok": True, "decided": n})
 
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ConfigError("body too large")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ConfigError(f"body: invalid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise ConfigError("body: expected a JSON object")
+    return body
+
+
+def build_app(run_dir: Path, guard: Guard, reviewer: str, stage: str | None = None) -> Starlette:
+    h = Handlers(run_dir, guard, reviewer, stage)
     routes = [
-        Route("/", page), Route("/api/stages", stages),
-        Route("/api/stages/{sid}/records", records), Route("/api/stages/{sid}/record/{rid}", one),
-        Route("/api/stages/{sid}/agreement", agreement), Route("/api/lookup/{rid}", lookup),
-        Route("/api/decisions", decide, methods=["POST"]),
-        Route("/api/stages/{sid}/bulk", bulk, methods=["POST"]),
+        Route("/", h.page), Route("/api/stages", h.stages),
+        Route("/api/stages/{sid}/records", h.records), Route("/api/stages/{sid}/record/{rid}", h.one),
+        Route("/api/stages/{sid}/agreement", h.agreement), Route("/api/lookup/{rid}", h.lookup),
+        Route("/api/decisions", h.decide, methods=["POST"]),
+        Route("/api/stages/{sid}/bulk", h.bulk, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, guard=guard)])
