@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -15,9 +16,17 @@ import pytest
 
 from tests.conftest import ROOT, cli
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-pytest.importorskip("markdown_it")
+
+
+def review_extra_missing() -> str | None:
+    """Why the server tests cannot run here (the `review` extra is not installed), or None."""
+    for module in ("starlette", "uvicorn", "markdown_it"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} not installed (pip install -e '.[review]' or '.[dev]')"
+    return None
+
+
+needs_server = pytest.mark.skipif(review_extra_missing() is not None, reason=str(review_extra_missing()))
 
 
 def record(i: int, question: str, answer: str | None, **meta) -> dict:

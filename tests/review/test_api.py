@@ -8,7 +8,9 @@ import threading
 import urllib.request
 
 from tests.conftest import cli
-from tests.review.conftest import ROWS
+from tests.review.conftest import ROWS, needs_server
+
+pytestmark = needs_server
 
 
 def test_stages_list_the_funnel_and_records_page_in_stable_order(reviewed_run, serve):

@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import cli
 from tests.headless import chromium_missing
-from tests.review.conftest import make_run
+from tests.review.conftest import make_run, needs_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+pytestmark = [needs_server, pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))]
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
