@@ -183,3 +183,42 @@ def test_unknown_stage_option_is_one_line_error(reviewed_run):
     proc = cli("review", str(run), "--stage", "nope")
     assert proc.returncode == 1 and proc.stderr.strip() == \
         "error: stage: no stage 'nope' in this run (stages: src, filter, review, export)"
+
+
+def test_server_killed_while_reviewers_write_leaves_a_readable_file(reviewed_run, serve):
+    _, run = reviewed_run
+    s = serve(run)
+    ids = [r["id"] for r in s.get("/api/stages/src/records")[1]["records"]]
+    big = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "y" * 1_500_000}]
+    landed: list[int] = []
+
+    def reviewer(k: int) -> None:
+        for i in range(200):
+            try:
+                status, _ = s.post("/api/decisions", {"stage": "src", "record_id": ids[i % len(ids)], "action": "edit",
+                                                      "messages": big, "reviewer": f"r{k}"})
+            except OSError:
+                return
+            if status == 200:
+                landed.append(1)
+
+    threads = [threading.Thread(target=reviewer, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    while len(landed) < 3:
+        threading.Event().wait(0.02)
+    s.proc.kill()  # SIGKILL, most likely in the middle of a 1.5 MB append
+    for t in threads:
+        t.join()
+    s.proc.wait()
+    path = run / "reviews" / "src.jsonl"
+    content = path.read_bytes()
+    complete = content[:content.rfind(b"\n") + 1].split(b"\n")[:-1]
+    assert len(complete) >= len(landed)  # every answered decision is on disk
+    assert all(json.loads(x)["messages"] == big for x in complete)
+    again = serve(run)
+    assert again.post("/api/decisions", {"stage": "src", "record_id": ids[0], "action": "accept"})[0] == 200
+    stages = {st["id"]: st for st in again.get("/api/stages")[1]["stages"]}
+    assert stages["src"]["reviewed"] == len({json.loads(x)["record_id"] for x in complete} | {ids[0]})
+    last = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    assert json.loads(last)["action"] == "accept"
