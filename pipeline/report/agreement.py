@@ -75,8 +75,9 @@ def thresholds(manifest: dict) -> dict[str, float]:
     for sid, entry in (manifest.get("stages") or {}).items():
         params = shown.get(sid) or {}
         if entry.get("op") == "judge" and isinstance(params.get("threshold"), (int, float)):
-            key = params.get("key") or params.get("dimension") or "judge"
-            out[str(key)] = float(params["threshold"])
+            from pipeline.ops.judge import score_key
+
+            out[score_key(str(params.get("dimension") or "accuracy"), params.get("key"))] = float(params["threshold"])
     return out
 
 

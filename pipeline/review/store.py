@@ -14,7 +14,8 @@ import numpy as np
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.review.decisions import DecisionLog, append_decisions, decisions_path, make_decision
-from pipeline.review.index import KINDS, StageIndex, line_id, open_index, record_of
+from pipeline.progress import say
+from pipeline.review.index import KINDS, StageIndex, index_path, line_id, open_index, record_of
 from pipeline.review.markdown import render_markdown
 from pipeline.review.query import Query, select_rows
 from pipeline.rundir import RunDir
@@ -77,6 +78,8 @@ class ReviewStore:
             idx = self._indexes.get((sid, kind))
             stamp = path.stat()
             if idx is None or getattr(idx, "_stamp", None) != (stamp.st_size, stamp.st_mtime_ns):
+                if not index_path(path, kind).exists():
+                    say(f"review: indexing {sid}/{path.name} ({stamp.st_size / 1e6:.0f} MB), once")
                 idx = open_index(path, kind)
                 idx._stamp = (stamp.st_size, stamp.st_mtime_ns)
                 self._indexes[(sid, kind)] = idx

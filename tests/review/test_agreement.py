@@ -39,9 +39,12 @@ def test_stage_agreement_pairs_and_raters():
 
 
 def test_thresholds_come_from_judge_stages():
-    manifest = {"stages": {"j": {"op": "judge"}, "f": {"op": "filter"}},
-                "recipe": {"stages": [{"id": "j", "threshold": 4.0, "key": "quality"}, {"id": "f"}]}}
-    assert thresholds(manifest) == {"quality": 4.0}
+    manifest = {"stages": {"j": {"op": "judge"}, "k": {"op": "judge"}, "m": {"op": "judge"}, "f": {"op": "filter"}},
+                "recipe": {"stages": [{"id": "j", "threshold": 4.0, "key": "quality", "dimension": "accuracy"},
+                                      {"id": "k", "threshold": 3.5, "key": None, "dimension": "helpfulness"},
+                                      {"id": "m", "threshold": 2.0, "key": None, "dimension": "is it kind?"},
+                                      {"id": "f"}]}}
+    assert thresholds(manifest) == {"quality": 4.0, "helpfulness": 3.5, "judge": 2.0}
 
 
 def test_report_shows_agreement_of_two_reviewers(tmp_path):
