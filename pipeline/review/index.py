@@ -20,6 +20,7 @@ import xxhash
 from pipeline.jsonl import atomic_write_text
 
 FACETS = ("source", "lang", "reason", "op", "model")
+META_FACETS = tuple(f for f in FACETS if f != "reason")
 INDEX_VERSION = 1
 KINDS = {"kept": "data.jsonl", "rejected": "rejected.jsonl"}
 
@@ -107,34 +108,65 @@ def _line_offsets(path: Path) -> np.ndarray:
 
 
 def _scan(path: Path, kind: str, offsets: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+    """Id hashes, facet codes and score columns of every line (plain lists in the loop: fast)."""
     n = len(offsets) - 1
-    hashes = np.zeros(n, dtype=np.uint64)
-    codes = {name: np.full(n, -1, dtype=np.int32) for name in FACETS}
-    vocab: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    scores: dict[str, np.ndarray] = {}
+    hashes = [0] * n
+    facets = _Facets(n)
+    scores: dict[str, tuple[list[int], list[float]]] = {}
+    rejected = kind == "rejected"
     with open(path, "rb") as fh:
         for row in range(n):
-            raw = fh.readline()
             try:
-                obj = orjson.loads(raw)
+                obj = orjson.loads(fh.readline())
             except orjson.JSONDecodeError:
-                obj = {}
-            if not isinstance(obj, dict):
-                obj = {}
-            hashes[row] = id_hash(line_id(obj, kind, int(offsets[row])))
-            for name in FACETS:
-                value = facet_value(obj, kind, name)
-                if value is not None:
-                    codes[name][row] = vocab[name].setdefault(value, len(vocab[name]))
-            meta_scores = (record_of(obj, kind).get("meta") or {}).get("scores")
-            if isinstance(meta_scores, dict):
-                for key, value in meta_scores.items():
+                obj = None
+            obj = obj if isinstance(obj, dict) else {}
+            rec = obj.get("record") if rejected else obj
+            rec = rec if isinstance(rec, dict) else {}
+            rid = rec.get("id")
+            if not isinstance(rid, str) or not rid:
+                rid = f"raw@{int(offsets[row])}"
+            hashes[row] = xxhash.xxh64_intdigest(rid.encode("utf-8"))
+            if rejected:
+                facets.add("reason", row, str(obj.get("reason", "")).split("@", 1)[0])
+            meta = rec.get("meta")
+            if not isinstance(meta, dict):
+                continue
+            for name in META_FACETS:
+                value = meta.get(name)
+                if value is not None and not isinstance(value, (dict, list)):
+                    facets.add(name, row, str(value))
+            found = meta.get("scores")
+            if isinstance(found, dict):
+                for key, value in found.items():
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        col = scores.get(key)
-                        if col is None:
-                            col = scores[key] = np.full(n, np.nan, dtype=np.float32)
-                        col[row] = value
-    return hashes, {k: (list(v), codes[k]) for k, v in vocab.items() if v}, scores
+                        rows, values = scores.setdefault(key, ([], []))
+                        rows.append(row)
+                        values.append(value)
+    columns = {}
+    for key, (rows, values) in scores.items():
+        col = columns[key] = np.full(n, np.nan, dtype=np.float32)
+        col[np.asarray(rows, dtype=np.int64)] = values
+    return np.asarray(hashes, dtype=np.uint64), facets.done(), columns
+
+
+class _Facets:
+    """Small-integer codes of the values of each facet, built row by row."""
+
+    def __init__(self, n: int):
+        self.vocab: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+        self.codes: dict[str, list[int]] = {name: [-1] * n for name in FACETS}
+
+    def add(self, name: str, row: int, value: str) -> None:
+        vocab = self.vocab[name]
+        code = vocab.get(value)
+        if code is None:
+            code = vocab[value] = len(vocab)
+        self.codes[name][row] = code
+
+    def done(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        return {name: (list(v), np.asarray(self.codes[name], dtype=np.int32))
+                for name, v in self.vocab.items() if v}
 
 
 def _stamp(path: Path) -> str:
