@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipeline.errors import ConfigError, UserError
-from pipeline.report.agreement import scan_facts, stage_agreement, thresholds
+from pipeline.report.agreement import stage_agreement, thresholds
 from pipeline.review.query import parse_query
 from pipeline.review.security import HEADERS, Guard
 from pipeline.review.store import ReviewStore
@@ -113,7 +113,7 @@ class Handlers:
         except UserError as e:
             return _error(e)
         log = self.store.log(sid)
-        facts = scan_facts(self.store.rd.stage_dir(sid), set(log.record_ids()))
+        facts = self.store.facts(sid, log.record_ids())
         cuts = thresholds(self.store.manifest)
         return JSONResponse({"stage": sid, **stage_agreement(log.lines, facts, cuts)})
 

@@ -147,24 +147,41 @@ class ReviewStore:
             out["rejected"] = {k: obj.get(k) for k in ("reason", "detail", "where", "raw") if k in obj}
         return out
 
-    def record(self, sid: str, kind: str, record_id: str) -> dict | None:
+    def locate(self, sid: str, kind: str, record_id: str) -> tuple[StageIndex, int, dict] | None:
+        """The index, row and line of `record_id` in a stage file, or None."""
         idx = self.index(sid, kind)
         if idx is None:
             return None
         for row in idx.find(record_id):
             obj = idx.read_rows([row])[0]
             if line_id(obj, kind, int(idx.offsets[row])) == record_id:
-                return self.view(sid, kind, row, obj, idx)
+                return idx, row, obj
         return None
+
+    def record(self, sid: str, kind: str, record_id: str) -> dict | None:
+        found = self.locate(sid, kind, record_id)
+        return self.view(sid, kind, found[1], found[2], found[0]) if found else None
+
+    def facts(self, sid: str, record_ids: list[str]) -> dict[str, dict]:
+        """Stage verdict and scores of reviewed records (for agreement), found through the index."""
+        out = {}
+        for rid in record_ids:
+            for kind, verdict in (("kept", "accept"), ("rejected", "reject")):
+                found = self.locate(sid, kind, rid)
+                if found:
+                    meta = record_of(found[2], kind).get("meta") or {}
+                    out[rid] = {"verdict": verdict, "scores": meta.get("scores") or {}}
+                    break
+        return out
 
     def lookup(self, record_id: str) -> list[dict]:
         """Every stage file holding `record_id` (for provenance click-through)."""
         found = []
         for sid in self.stage_ids():
             for kind in KINDS:
-                view = self.record(sid, kind, record_id)
-                if view is not None:
-                    found.append({"stage": sid, "kind": kind, "row": view["row"]})
+                hit = self.locate(sid, kind, record_id)
+                if hit is not None:
+                    found.append({"stage": sid, "kind": kind, "row": hit[1]})
         return found
 
     # -- decisions --------------------------------------------------------------------------
@@ -172,7 +189,7 @@ class ReviewStore:
         sid = self.check_stage(str(body.get("stage", "")))
         rid = body.get("record_id")
         line = make_decision(rid, body.get("action"), reviewer, body.get("reason"), body.get("messages"))
-        if self.record(sid, "kept", rid) is None and self.record(sid, "rejected", rid) is None:
+        if self.locate(sid, "kept", rid) is None and self.locate(sid, "rejected", rid) is None:
             raise InputError(f"record_id: no record {rid!r} in stage {sid}")
         append_decisions(decisions_path(self.root, sid), [line])
         return line

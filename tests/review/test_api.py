@@ -222,3 +222,21 @@ def test_server_killed_while_reviewers_write_leaves_a_readable_file(reviewed_run
     assert stages["src"]["reviewed"] == len({json.loads(x)["record_id"] for x in complete} | {ids[0]})
     last = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
     assert json.loads(last)["action"] == "accept"
+
+
+def test_agreement_endpoint_compares_reviewers_and_the_judge(reviewed_run, serve):
+    _, run = reviewed_run
+    s = serve(run)
+    recs = s.get("/api/stages/src/records?min.judge=0")[1]["records"]  # the 5 records with a judge score
+    for r in recs:
+        high = r["meta"]["scores"]["judge"] >= 3
+        s.post("/api/decisions", {"stage": "src", "record_id": r["id"], "reviewer": "ann",
+                                  "action": "accept" if high else "reject"})
+        s.post("/api/decisions", {"stage": "src", "record_id": r["id"], "reviewer": "bob", "action": "accept"})
+    status, a = s.get("/api/stages/src/agreement")
+    assert status == 200 and a["reviewers"] == ["ann", "bob"] and a["reviewed"] == 5
+    assert a["pairs"][0]["n"] == 5 and a["pairs"][0]["agree"] == 0.6
+    judge = next(r for r in a["raters"] if r["name"].startswith("scores.judge"))
+    assert judge["name"] == "scores.judge >= 3 (median)"
+    # newest verdict per record is bob's accept: 3 of 5 have judge >= 3
+    assert judge["table"] == {"accept": {"accept": 3, "reject": 2}, "reject": {"accept": 0, "reject": 0}}
