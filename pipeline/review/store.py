@@ -128,7 +128,9 @@ class ReviewStore:
             for row, obj in zip(page, idx.read_rows(page)):
                 items.append(self.view(sid, query.kind, int(row), obj, idx))
         scores = sorted(idx.scores) if idx is not None else []
-        facets = idx.facet_counts() if idx is not None else {}
+        if idx is not None and not hasattr(idx, "_facet_counts"):  # the same for every page
+            idx._facet_counts = idx.facet_counts()
+        facets = idx._facet_counts if idx is not None else {}
         return {"stage": sid, "kind": query.kind, "total": int(len(rows)), "offset": offset, "limit": limit,
                 "size": len(idx) if idx is not None else 0, "records": items,
                 "facets": facets, "scores": scores}
