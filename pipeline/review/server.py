@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import html
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -191,4 +192,13 @@ def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 0, reviewer: str =
 
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # uvicorn shuts down on Ctrl-C/SIGTERM, then re-raises the signal: end quietly, with status 0
+    # (the run command's "resume" message would be wrong here: every decision is already on disk)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stopped(signum, frame) -> None:
+    print("review: stopped", file=sys.stderr, flush=True)
+    raise SystemExit(0)
