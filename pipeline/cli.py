@@ -166,6 +166,19 @@ def report(run_dir: Path = typer.Argument(..., help="run folder"),
 
 
 @app.command()
+def review(run_dir: Path = typer.Argument(..., help="run folder"),
+           stage: Optional[str] = typer.Option(None, "--stage", help="stage to open first"),
+           host: str = typer.Option("127.0.0.1", "--host", help="address to bind (non-loopback needs the printed token)"),
+           port: int = typer.Option(0, "--port", help="port (0: any free port)"),
+           reviewer: Optional[str] = typer.Option(None, "--reviewer", help="your name on decisions"),
+           open_browser: bool = typer.Option(False, "--open", help="open the page in a browser")) -> None:
+    """Serve the review page of a run: browse stages, accept, reject, edit, flag records."""
+    from pipeline.review import review_command
+
+    review_command(run_dir, stage, host, port, reviewer, open_browser)
+
+
+@app.command()
 def sources() -> None:
     """List the source adapters with their catalog entry and parameters."""
     from pipeline.listing import list_sources

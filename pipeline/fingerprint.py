@@ -56,13 +56,17 @@ def describe_files(params: dict, path_params: tuple[str, ...]) -> dict:
     return out
 
 
-def stage_fingerprint(stage, upstream: list[str]) -> str:
+def stage_fingerprint(stage, upstream: list[str], run_dir: Path | None = None) -> str:
     """Hash of everything that decides a stage's output (`stage` is a recipe Stage)."""
     params = stage.params.model_dump(mode="json")
     files = {}
     for key in stage.op.path_params:
         if params.get(key) and isinstance(params[key], str):
             files[key] = path_digest(Path(params.pop(key)))
+    if run_dir is not None and stage.op.run_files:  # e.g. review decisions: absent counts as empty
+        for rel in stage.op.run_files(stage.params, stage.inputs):
+            path = Path(run_dir) / rel
+            files[f"run:{rel}"] = file_sha256(path) if path.is_file() else None
     prompts = {name: load_prompt(name).sha256 for name in stage.op.prompt_names(stage.params)}
     llm = None
     if stage.llm is not None:

@@ -16,7 +16,7 @@ def describe_params(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[
             continue
         default = "required" if f.is_required() else f"default {f.get_default(call_default_factory=True)!r}"
         doc = f" - {f.description}" if f.description else ""
-        lines.append(f"    {name}: {default}{doc}")
+        lines.append(f"    {f.alias or name}: {default}{doc}")  # `from` is spelled `from_` in Python
     return lines
 
 

@@ -204,6 +204,9 @@ def _build_stage(raw: Any, i: int, folder: Path, llm: dict | None, problems: lis
         problems.append(f"{where}.op: {e}")
         return None
     inputs = raw.get("inputs", [])
+    if "inputs" not in raw and isinstance(raw.get("from"), str) \
+            and any(f.alias == "from" for f in op.params.model_fields.values()):
+        inputs = [raw["from"]]  # `from: STAGE` (the review op) names the input
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):

@@ -62,7 +62,7 @@ class Runner:
                     st.llm = st.llm.model_copy(update=self.opts.llm_overrides)
         self.fps: dict[str, str] = {}
         for st in recipe.stages:
-            self.fps[st.id] = stage_fingerprint(st, [self.fps[i] for i in st.inputs])
+            self.fps[st.id] = stage_fingerprint(st, [self.fps[i] for i in st.inputs], self.rd.root)
 
     def selected(self) -> list[Stage]:
         ids = {s.id for s in self.recipe.stages}
@@ -154,7 +154,7 @@ class Runner:
                 self.stream(st, ctx, inputs, skip)
         except BaseException as e:
             self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
-            if isinstance(e, Exception):
+            if isinstance(e, Exception) and not getattr(e, "keeps_partial", False):
                 rd.write(st.id, FAILED, {"error": str(e), "type": type(e).__name__})
             raise
         finally:

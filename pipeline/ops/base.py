@@ -51,6 +51,8 @@ class OpSpec:
     prompts_for: Callable[[Params], tuple[str, ...]] | None = None
     package: str | None = None          # set for plugin ops (pipeline/plugins.py): distribution name
     package_version: str | None = None  # and version, both in the fingerprint
+    # files of the run folder (relative paths) whose content enters the fingerprint, e.g. decisions
+    run_files: Callable[[Params, tuple[str, ...]], tuple[str, ...]] | None = None
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params

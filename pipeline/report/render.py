@@ -16,6 +16,7 @@ from pipeline import __version__
 from pipeline.jsonl import atomic_write_text
 from pipeline.progress import say
 from pipeline.report import charts
+from pipeline.report.agreement import agreement_html
 from pipeline.report.collect import ReportData, StageView
 from pipeline.report.figures import GENERATED_NOTE, Dist, token_note
 from pipeline.rundir import RunDir
@@ -123,7 +124,8 @@ def render_html(data: ReportData) -> str:
         reason_charts={v.id: charts.hbars([(r.code, r.count) for r in v.reasons], f"Rejected by {v.id}",
                                           color=charts.RED) for v in data.stages if v.reasons},
         mix=mix_charts(data), dists=dist_charts(data), div=diversity_charts(data),
-        token_note=token_note(), generated_note=GENERATED_NOTE)
+        token_note=token_note(), generated_note=GENERATED_NOTE,
+        agreement=Markup(agreement_html(data.run_dir)))  # already escaped HTML (review decisions)
 
 
 def run_tokenizer(run_dir: Path) -> str | None:
