@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pipeline.errors import InputError
 from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
 from pipeline.ops.base import Item, Params, StageContext
-from pipeline.record import Record, Rejected, check_messages
+from pipeline.record import Record, Rejected, check_messages, repair_unicode
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,15 @@ class Source:
             raw = take(raw, self.limit, self.seed, self.ctx)
         for where, row in raw:
             self.ctx.count("records_in")
-            yield where, row
+            yield where, self.repaired(row)
+
+    def repaired(self, row: Any) -> Any:
+        """The row with lone surrogates replaced by U+FFFD, counted in `repaired_unicode`."""
+        if isinstance(row, (dict, list, str)):
+            row, n = repair_unicode(row)
+            if n:
+                self.ctx.count("repaired_unicode", n)
+        return row
 
     def _file_rows(self, suffixes: set[str]) -> Iterator[tuple[str, Any]]:
         return self.read_files(suffixes, lambda path: read_rows(path, lenient=self.lenient))

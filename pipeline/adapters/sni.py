@@ -87,7 +87,7 @@ def instance_rows(src: Source, p: Params, wanted: set[str] | None, unwanted: set
             ctx.count("tasks_excluded")
             continue
         try:
-            task = read_json_document(path)
+            task = src.repaired(read_json_document(path))
         except InputError as e:
             if not src.lenient:
                 raise
