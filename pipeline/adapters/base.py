@@ -8,7 +8,6 @@ which counts them as `records_in`, so every row must end as records or rejected 
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import logging
 from dataclasses import dataclass
@@ -16,7 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.errors import InputError
-from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
+from pipeline.jsonl import (NESTED_TOO_DEEPLY, BadLine, check_regular, decode_line, deepest_point,
+                            iter_json_rows, read_json_array, read_jsonl, sniff_json_kind)
+from pipeline.adapters.tables import csv_rows, parquet_rows
 from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages, repair_unicode
 
@@ -52,6 +53,7 @@ class Source:
             if not found:
                 raise InputError(f"{self.path}: no {'/'.join(sorted(suffixes))} files in this folder")
             return found
+        check_regular(self.path)
         return [self.path]
 
     def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True,
@@ -177,25 +179,9 @@ def read_rows(path: Path, lenient: bool = False) -> Iterator[tuple[str, Any]]:
         for lineno, value in reader:
             yield f"{path}:{lineno}", value
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:
-            raise InputError(f"{path}: not a readable parquet file: {e}") from None
-        n = 0
-        for batch in pf.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                n += 1
-                yield f"{path}:row{n}", row
+        yield from parquet_rows(path)
     elif suffix in (".csv", ".tsv"):
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            try:
-                for row in reader:
-                    yield f"{path}:{reader.line_num}", row
-            except (csv.Error, UnicodeDecodeError) as e:
-                raise InputError(f"{path}:{reader.line_num}: {e}") from None
+        yield from csv_rows(path, "\t" if suffix == ".tsv" else ",")
     else:
         raise InputError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl, .parquet, .csv, .tsv)")
 
@@ -220,6 +206,9 @@ def read_json_document(path: Path) -> Any:
         return decode_line(text_)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: {e.msg}") from None
+    except RecursionError:
+        line, col = deepest_point(text_)
+        raise InputError(f"{path}:{line}:{col}: {NESTED_TOO_DEEPLY}") from None
     except ValueError as e:
         raise InputError(f"{path}: {e}") from None
 
