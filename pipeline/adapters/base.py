@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pipeline.errors import InputError
 from pipeline.jsonl import (NESTED_TOO_DEEPLY, BadLine, check_regular, decode_line, deepest_point,
                             iter_json_rows, read_json_array, read_jsonl, sniff_json_kind)
+from pipeline.adapters.hub import check_hub_id, hub_rows
 from pipeline.adapters.tables import csv_rows, parquet_rows
 from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages, repair_unicode
@@ -44,6 +45,7 @@ class Source:
     label: str
     limit: int | None = None
     seed: int | None = None
+    hub_timeout: float = 60.0
 
     def files(self, suffixes: set[str] = ROW_SUFFIXES) -> list[Path]:
         """The local files to read: the file itself, or a folder's matching files, sorted."""
@@ -109,27 +111,9 @@ class Source:
                 log.warning("%s: empty file (no rows)", path)
 
     def _hub_rows(self) -> Iterator[tuple[str, Any]]:
-        check_hub_id(self.hub)
-        try:
-            import datasets
-        except ImportError as e:  # pragma: no cover - datasets is a core dependency
-            raise InputError(f"reading {self.hub} needs the 'datasets' package") from e
-        try:
-            # Streaming keeps memory flat; remote code is never enabled (datasets 4+ has none).
-            ds = datasets.load_dataset(self.hub, name=self.config, split=self.split, streaming=True)
-        except Exception as e:  # the hub raises many types; all are input problems here
-            raise InputError(f"{self.hub}: cannot load from the hub: {e}") from None
-        for i, row in enumerate(ds):
+        for i, row in enumerate(hub_rows(self.hub, self.config, self.split, self.hub_timeout)):
             self.ctx.count("rows_seen")
             yield f"{self.hub}[{self.split}]:row{i}", row
-
-
-def check_hub_id(hub: str) -> None:
-    """Refuse what `datasets` would load as code or pickles: the `pandas` builder, local paths."""
-    if hub.split("/")[0].lower() == "pandas":
-        raise InputError(f"{hub}: refusing the 'pandas' dataset builder (it unpickles files)")
-    if Path(hub).exists():
-        raise InputError(f"{hub}: is a local path; give it as `path`, not `hub`")
 
 
 def selected(raw: Iterable[tuple[str, Any]], select: Callable[[Any], str | None],
@@ -349,6 +333,6 @@ def put_meta(meta: dict, key: str, value: Any) -> None:
         meta[key] = value
 
 
-__all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
+__all__ = ["AdapterParams", "Source", "check_hub_id", "FieldError", "text", "text_list", "user_text", "finish",
            "reject_row", "instruction_record", "need_object", "bad_line", "read_rows", "read_json_array",
            "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]
