@@ -1,4 +1,4 @@
-"""YAML from untrusted files (recipes, template files) with alias expansion bounded.
+"""YAML from untrusted files (recipes, template files) with alias expansion and nesting bounded.
 
 PyYAML shares an aliased node instead of copying it, so a "billion laughs" file (anchors that
 alias anchors, nine times over) loads quickly and then explodes in whatever walks the result
@@ -15,17 +15,27 @@ from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 MAX_NODES = 1_000_000  # far above any real recipe or templates file
+MAX_DEPTH = 200  # composing and validating recurse once per level: stop well before Python's limit
 
 
 class BoundedLoader(yaml.SafeLoader):
-    """SafeLoader refusing documents whose aliases expand to more than `MAX_NODES` nodes."""
+    """SafeLoader refusing documents whose aliases expand to more than `MAX_NODES` nodes, or
+    nested more than `MAX_DEPTH` levels."""
 
     def __init__(self, stream: Any):
         super().__init__(stream)
         self._sizes: dict[int, int] = {}
+        self._depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        node = super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep; refusing to load it",
+                                self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
         key = id(node)
         if key in self._sizes:  # an alias: its size was settled when its anchor was composed
             return node

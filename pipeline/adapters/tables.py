@@ -14,6 +14,7 @@ from pipeline.record import Rejected
 
 def parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
     """Rows of a parquet file; a damaged page stops naming the first row that could not be read."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -26,7 +27,7 @@ def parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
         try:
             batch = next(batches, None)
             rows = batch.to_pylist() if batch is not None else None
-        except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+        except (OSError, ValueError, pa.ArrowException) as e:
             raise InputError(f"{path}:row{n + 1}: cannot read this parquet file past row {n}: "
                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         if rows is None:

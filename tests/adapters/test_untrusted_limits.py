@@ -16,7 +16,7 @@ import threading
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli
 
 CAP = 2 << 30
 SMALL_RSS_KB = 400_000
@@ -106,3 +106,12 @@ def test_templates_that_loop_for_ever_or_allocate_gigabytes_are_rejected(tmp_pat
     assert "time budget" in why["loops"]
     for name in ("huge", "power", "doubling", "wide", "output"):
         assert "size budget" in why[name], why[name]
+
+
+def test_a_recipe_nested_too_deeply_is_one_line_error(tmp_path):
+    recipe = tmp_path / "deep.yaml"
+    recipe.write_text("name: deep\nstages:\n  - {id: a, op: ingest, source: alpaca, path: x.json, label: "
+                      + "[" * 20_000 + "]" * 20_000 + "}\n")
+    proc = cli("run", str(recipe), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"error: {recipe}:3:" in proc.stderr and "nested" in proc.stderr
