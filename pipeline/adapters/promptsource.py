@@ -23,6 +23,7 @@ from pipeline import safe_yaml
 from pipeline.adapters.base import AdapterParams, Source, bad_line, fan_out, finish, put_meta
 from pipeline.adapters.template_budget import BudgetedSandbox
 from pipeline.errors import ConfigError, InputError
+from pipeline.jsonl import check_regular
 from pipeline.safe_yaml import BoundedLoader
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
@@ -60,6 +61,7 @@ for _tag in ("!Template", "!TemplateMetadata"):
 
 def load_templates(path: Path) -> tuple[str, list[Template]]:
     """The dataset name (`dataset[/subset]`) and the templates of a templates.yaml, file order."""
+    check_regular(path)
     try:
         doc = safe_yaml.load(path.read_text(encoding="utf-8-sig"), _Loader)
     except (OSError, UnicodeDecodeError) as e:

@@ -49,7 +49,7 @@ def csv_rows(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
         for fields in reader:
             where, first = f"{path}:{first}", reader.line_num + 1
             if header is None:
-                header = fields
+                header = fields or None  # blank lines before the header are skipped
             elif len(fields) > len(header):
                 yield where, Rejected("bad_schema:columns", f"{len(fields)} fields, the header has "
                                       f"{len(header)}", raw=fields, where=where)

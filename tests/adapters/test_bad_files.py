@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -102,21 +102,39 @@ def test_csv_invalid_utf8_names_the_real_line(tmp_path):
         ingest(tmp_path, "alpaca", path)
 
 
-@pytest.mark.parametrize("name", ["pipe.jsonl", "pipe.json", "pipe.csv"])
-def test_ingest_refuses_a_fifo(tmp_path, name):
-    fifo = tmp_path / name
-    os.mkfifo(fifo)
-    done = []
+@contextmanager
+def fifo_at(path):
+    """A FIFO at `path`; a reader that wrongly opened it is released after 5 s (no hung test)."""
+    os.mkfifo(path)
+    done = threading.Event()
 
-    def opener():  # unblocks a reader that wrongly opened the FIFO, so the test cannot hang
-        time.sleep(5)
-        if not done:
-            with open(fifo, "w"):
+    def release() -> None:
+        if not done.wait(5):
+            with open(path, "w"):
                 pass
 
-    threading.Thread(target=opener, daemon=True).start()
+    threading.Thread(target=release, daemon=True).start()
     try:
-        with pytest.raises(InputError, match="not a regular file"):
-            ingest(tmp_path, "alpaca", fifo)
+        yield path
     finally:
-        done.append(True)
+        done.set()
+
+
+@pytest.mark.parametrize("name", ["pipe.jsonl", "pipe.json", "pipe.csv"])
+def test_ingest_refuses_a_fifo(tmp_path, name):
+    with fifo_at(tmp_path / name) as fifo, pytest.raises(InputError, match="not a regular file"):
+        ingest(tmp_path, "alpaca", fifo)
+
+
+def test_csv_blank_lines_before_the_header_are_skipped(tmp_path):
+    path = write(tmp_path, "b.csv", "\n\ninstruction,input,output\nName a colour.,,Blue.\n")
+    res = ingest(tmp_path, "alpaca", path)
+    assert len(res.records) == 1 and res.records[0]["messages"][1]["content"] == "Blue."
+
+
+def test_a_fifo_as_templates_file_or_task_list_is_refused(tmp_path):
+    rows = write(tmp_path, "rows.jsonl", jsonl({"text": "x"}))
+    with fifo_at(tmp_path / "t.yaml") as fifo, pytest.raises(InputError, match="not a regular file"):
+        ingest(tmp_path, "promptsource", rows, templates=str(fifo))
+    with fifo_at(tmp_path / "tasks.txt") as fifo, pytest.raises(InputError, match="not a regular file"):
+        ingest(tmp_path, "sni", SAMPLES / "sni_task1319_sample.json", tasks_file=str(fifo))
