@@ -65,6 +65,7 @@ class _NeedMore(Exception):
 
 
 _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+_PLAIN = json.JSONDecoder()  # only to find where a complete but rejected element ends
 
 
 def decode_line(text: str, trusted: bool = False) -> Any:
@@ -177,19 +178,24 @@ class _Chunks:
                 return False
             self.fill()
 
-    def at(self, offset: int) -> str:
-        """`path:line:col` of a buffer offset at or after `pos`."""
-        line = self.line + self.buf.count("\n", self.pos, offset)
+    def position(self, offset: int) -> tuple[int, int]:
+        """`(line, col)` of a buffer offset at or after `pos`."""
         nl = self.buf.rfind("\n", 0, offset)
-        col = offset - nl if nl >= 0 else self.base_col + offset + 1
+        return (self.line + self.buf.count("\n", self.pos, offset),
+                offset - nl if nl >= 0 else self.base_col + offset + 1)
+
+    def at(self, offset: int) -> str:
+        line, col = self.position(offset)
         return f"{self.path}:{line}:{col}"
 
 
-def read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[tuple[int, Any]]:
+def read_json_array(path: str | Path, chunk_size: int = 1 << 20, *, lenient: bool = False
+                    ) -> Iterator[tuple[int, Any]]:
     """Yield `(line_number, element)` of a top-level JSON array, one element in memory at a time.
 
     Elements follow the JSONL rules (no NaN/Infinity, no duplicate keys); nothing but whitespace
-    may follow the closing `]`.
+    may follow the closing `]`. In lenient mode an element breaking those rules comes as a
+    `BadLine` (broken syntax still stops: where the next element starts is then unknown).
     """
     path = Path(path)
     with _open_checked(path) as fh:
@@ -206,13 +212,13 @@ def read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[tup
                 if c.skip(" \t\r\n"):
                     raise InputError(f"{c.at(c.pos)}: unexpected text after the closing ']' of the JSON array")
                 return
-            value, end = _element(c)
+            value, end = _element(c, lenient)
             yield c.line, value
             c.line += c.buf.count("\n", c.pos, end)
             c.pos = end
 
 
-def _element(c: _Chunks) -> tuple[Any, int]:
+def _element(c: _Chunks, lenient: bool) -> tuple[Any, int]:
     """The array element starting at `c.pos` and the offset after it, reading more as needed."""
     while True:
         try:
@@ -228,7 +234,11 @@ def _element(c: _Chunks) -> tuple[Any, int]:
         except RecursionError:
             raise InputError(f"{c.at(c.pos)}: {NESTED_TOO_DEEPLY}") from None
         except ValueError as e:  # a duplicate key or NaN: the element is complete and wrong
-            raise InputError(f"{c.at(c.pos)}: {e}") from None
+            if not lenient:
+                raise InputError(f"{c.at(c.pos)}: {e} (set `lenient: true` on the stage to reject "
+                                 "such elements and go on)") from None
+            _, end = _PLAIN.raw_decode(c.buf, c.pos)
+            return BadLine(str(c.path), *c.position(c.pos), str(e), c.buf[c.pos:end]), end
 
 
 def deepest_point(text: str) -> tuple[int, int]:
@@ -271,7 +281,7 @@ def iter_json_rows(path: str | Path, *, lenient: bool = False) -> Iterator[tuple
     """Rows of a JSON array file or a JSONL file (many `.json` files are really JSONL)."""
     kind = sniff_json_kind(path)
     if kind == "array":
-        yield from read_json_array(path)
+        yield from read_json_array(path, lenient=lenient)
     elif kind != "empty":
         yield from read_jsonl(path, lenient=lenient)
 

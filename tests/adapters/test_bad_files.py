@@ -138,3 +138,13 @@ def test_a_fifo_as_templates_file_or_task_list_is_refused(tmp_path):
         ingest(tmp_path, "promptsource", rows, templates=str(fifo))
     with fifo_at(tmp_path / "tasks.txt") as fifo, pytest.raises(InputError, match="not a regular file"):
         ingest(tmp_path, "sni", SAMPLES / "sni_task1319_sample.json", tasks_file=str(fifo))
+
+
+def test_duplicate_keys_agree_between_json_and_jsonl(tmp_path):
+    dup = '{"instruction": "Name a colour.", "output": "Blue.", "output": "Red."}'
+    for name, data in (("d.jsonl", dup + "\n" + json.dumps(ROW) + "\n"),
+                       ("d.json", "[" + dup + ",\n" + json.dumps(ROW) + "]")):
+        with pytest.raises(InputError, match=rf"d\.{name[2:]}:1:\d+: duplicate key 'output'"):
+            ingest(tmp_path, "alpaca", write(tmp_path, name, data))
+        res = ingest(tmp_path, "alpaca", write(tmp_path, name, data), lenient=True)
+        assert res.reasons() == {"bad_json": 1} and len(res.records) == 1

@@ -127,3 +127,14 @@ def test_strict_malformed_line_error_suggests_lenient(tmp_path):
     with pytest.raises(InputError, match=r"m\.jsonl:2:\d+: .*lenient: true"):
         list(read_jsonl(p))
 
+
+
+def test_json_array_lenient_mode_yields_rule_breaking_elements_as_bad_lines(tmp_path):
+    p = write(tmp_path, "d.json", b'[{"a": 1},\n {"a": 2, "a": 3},\n {"a": NaN},\n {"a": 4}]\n')
+    rows = list(read_json_array(p, lenient=True))
+    assert [v for _, v in rows if not isinstance(v, BadLine)] == [{"a": 1}, {"a": 4}]
+    bad = [v for _, v in rows if isinstance(v, BadLine)]
+    assert [(b.lineno, b.col) for b in bad] == [(2, 2), (3, 2)]
+    assert "duplicate key 'a'" in bad[0].message and bad[0].raw == '{"a": 2, "a": 3}'
+    with pytest.raises(InputError, match=r"d\.json:2:2: duplicate key 'a' .*lenient: true"):
+        list(read_json_array(p))
