@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from pipeline.adapters.hub import check_hub_id, hub_rows
+from pipeline.adapters.tables import csv_rows, parquet_rows
 from pipeline.errors import InputError
 from pipeline.jsonl import (NESTED_TOO_DEEPLY, BadLine, check_regular, decode_line, deepest_point,
                             iter_json_rows, read_json_array, read_jsonl, sniff_json_kind)
-from pipeline.adapters.hub import check_hub_id, hub_rows
-from pipeline.adapters.tables import csv_rows, parquet_rows
 from pipeline.ops.base import Item, Params, StageContext
 from pipeline.record import Record, Rejected, check_messages, repair_unicode
 
@@ -119,7 +119,7 @@ class Source:
 def selected(raw: Iterable[tuple[str, Any]], select: Callable[[Any], str | None],
              ctx: StageContext) -> Iterator[tuple[str, Any]]:
     for where, row in raw:
-        reason = None if isinstance(row, BadLine) else select(row)
+        reason = None if isinstance(row, (BadLine, Rejected)) else select(row)
         if reason is None:
             yield where, row
         else:
@@ -333,6 +333,7 @@ def put_meta(meta: dict, key: str, value: Any) -> None:
         meta[key] = value
 
 
-__all__ = ["AdapterParams", "Source", "check_hub_id", "FieldError", "text", "text_list", "user_text", "finish",
+__all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
            "reject_row", "instruction_record", "need_object", "bad_line", "read_rows", "read_json_array",
-           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]
+           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta",
+           "check_hub_id"]

@@ -148,3 +148,9 @@ def test_duplicate_keys_agree_between_json_and_jsonl(tmp_path):
             ingest(tmp_path, "alpaca", write(tmp_path, name, data))
         res = ingest(tmp_path, "alpaca", write(tmp_path, name, data), lenient=True)
         assert res.reasons() == {"bad_json": 1} and len(res.records) == 1
+
+
+def test_flan_csv_row_with_extra_columns_is_rejected_not_a_crash(tmp_path):
+    path = write(tmp_path, "f.csv", "inputs,targets,task_source\nWhat is 1+1?,2,cot\nWhat is 2+2?,4,cot,x\n")
+    res = ingest(tmp_path, "flan", path, task_sources=["cot"])
+    assert len(res.records) == 1 and res.reasons() == {"bad_schema:columns": 1}
