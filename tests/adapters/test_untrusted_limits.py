@@ -86,12 +86,15 @@ def template_recipe(tmp_path, jinjas: dict[str, str], **params) -> str:
 def test_templates_that_loop_for_ever_or_allocate_gigabytes_are_rejected(tmp_path):
     recipe = template_recipe(tmp_path, {
         "loops": "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}x ||| y",
-        "huge": "{{ 'a' * 3000000000 }} ||| y",
+        "huge": "{{ ('a' * 3000000000) }} ||| y",
         "power": "{{ (7 ** 999999999) }} ||| y",
         "doubling": "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
                     "{% endfor %}{{ ns.s|length }} ||| y",
         "wide": "{{ 'a'|center(3000000000) }} ||| y",
         "output": "{% for i in range(99999) %}{{ text }}{% endfor %} ||| y",
+        "width": "{{ '%3000000000s'|format(1) }}{{ '{:>3000000000}'.format(text) }} ||| y",
+        "join": "{{ range(99999)|join('a' * 99999) }} ||| y",
+        "replace": "{{ ('a' * 99999).replace('a', 'a' * 99999) }} ||| y",
         "fine": "Classify: {{ text }} ||| {{ label }}",
     }, template_timeout=1)
     out = tmp_path / "out"
@@ -102,9 +105,9 @@ def test_templates_that_loop_for_ever_or_allocate_gigabytes_are_rejected(tmp_pat
     rejected = [json.loads(x) for x in (out / "ps" / "rejected.jsonl").read_text().splitlines()]
     assert [r["meta"]["template"] for r in data] == ["fine", "fine"]
     why = {r["template"]: r["detail"] for r in rejected}
-    assert {r["reason"] for r in rejected} == {"template_error"} and len(rejected) == 12
+    assert {r["reason"] for r in rejected} == {"template_error"} and len(rejected) == 2 * 9
     assert "time budget" in why["loops"]
-    for name in ("huge", "power", "doubling", "wide", "output"):
+    for name in ("huge", "power", "doubling", "wide", "output", "width", "join", "replace"):
         assert "size budget" in why[name], why[name]
 
 
