@@ -88,9 +88,12 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
     def _check(self, name: str, value: Any, args: tuple, kwargs: dict) -> Any:
         """Check a filter or a text method `name` on `value` before it runs; returns `value`
         (an iterator made a list, so that checking it does not use it up)."""
-        for arg in (*args, *kwargs.values()):
-            if isinstance(arg, int) and not isinstance(arg, bool):
-                self._over(abs(arg), f"{name} with argument {arg}")
+        formatting = name in ("format", "format_map")
+        specs = _FORMAT_SPEC.findall(value) if formatting and isinstance(value, str) else []
+        if not formatting or any("*" in spec for spec in specs):  # `%*s`: the width is an argument
+            for arg in (*args, *kwargs.values()):
+                if isinstance(arg, int) and not isinstance(arg, bool):
+                    self._over(abs(arg), f"{name} with argument {arg}")
         if name == "join":
             value = value if isinstance(value, (str, list, tuple)) else list(value)
             sep = args[0] if args and isinstance(args[0], str) else kwargs.get("d", "")
@@ -98,10 +101,11 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         elif not isinstance(value, str):
             if name in ("string", "format"):
                 self._over(self._size(value), f"{name} of a value")
-        elif name in ("format", "format_map"):
-            for spec in _FORMAT_SPEC.findall(value):
+        elif formatting:
+            for spec in specs:
                 for number in re.findall(r"\d+", spec):
                     self._over(int(number), f"a format width of {number}")
+            self._over(len(value) + sum(map(self._size, (*args, *kwargs.values()))), "a format")
         elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
             n = value.count(args[0]) if args[0] else len(value) + 1
             self._over(len(value) + n * max(len(args[1]) - len(args[0]), 0), "a replace")
