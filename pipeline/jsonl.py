@@ -11,6 +11,7 @@ import codecs
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -56,7 +57,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
+NESTED_TOO_DEEPLY = "JSON nested too deeply (arrays or objects inside each other beyond what can be read)"
+
+
+class _NeedMore(Exception):
+    """The buffer ends inside an array element: read more of the file."""
+
+
 _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+_PLAIN = json.JSONDecoder()  # only to find where a complete but rejected element ends
 
 
 def decode_line(text: str, trusted: bool = False) -> Any:
@@ -69,7 +78,20 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def check_regular(path: Path) -> None:
+    """Refuse a FIFO, socket or device: opening or reading one could block forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device); give a file")
+
+
 def _open_checked(path: Path):
+    check_regular(path)
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
@@ -112,71 +134,135 @@ def read_jsonl(path: str | Path, *, lenient: bool = False, trusted: bool = False
                               raw.decode("utf-8", "replace"))
             except json.JSONDecodeError as e:
                 bad = BadLine(str(path), lineno, e.colno, e.msg, text or raw.decode("utf-8", "replace"))
-            except (ValueError, RecursionError) as e:
+            except RecursionError:
+                bad = BadLine(str(path), lineno, 1, NESTED_TOO_DEEPLY, text)
+            except ValueError as e:
                 bad = BadLine(str(path), lineno, 1, str(e), text)
             else:
                 yield lineno, value
                 continue
             if not lenient:
-                raise InputError(str(bad))
+                raise InputError(f"{bad} (set `lenient: true` on the stage to reject bad lines and go on)")
             yield lineno, bad
 
 
-def read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[tuple[int, Any]]:
-    """Yield `(line_number, element)` of a top-level JSON array, one element in memory at a time."""
-    path = Path(path)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    dec = json.JSONDecoder(parse_constant=_reject_constant)
-    with _open_checked(path) as fh:
-        buf, pos, line, eof, started = "", 0, 1, False, False
-        base_col = 0  # 0-based column of buf[0] within its line
+class _Chunks:
+    """A window on a file being read as one JSON text: `buf[pos:]` is unread, `line` is pos's line."""
 
-        def fill() -> bool:
-            nonlocal buf, pos, eof, base_col
-            data = fh.read(chunk_size)
-            try:
-                text = decoder.decode(data, final=not data)
-            except UnicodeDecodeError as e:
-                raise InputError(f"{path}:{line}: invalid UTF-8 ({e.reason})") from None
-            nl = buf.rfind("\n", 0, pos)
-            base_col = pos - nl - 1 if nl >= 0 else base_col + pos
-            buf, pos, eof = buf[pos:] + text, 0, not data
-            return bool(data)
+    def __init__(self, fh: Any, path: Path, chunk_size: int):
+        self.fh, self.path, self.size = fh, path, chunk_size
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.base_col = 0  # 0-based column of buf[0] within its line
 
-        fill()
+    def fill(self) -> None:
+        data = self.fh.read(self.size)
+        try:
+            text = self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as e:
+            line = self.line + self.buf.count("\n", self.pos) + data.count(b"\n", 0, max(e.start, 0))
+            raise InputError(f"{self.path}:{line}: invalid UTF-8 ({e.reason})") from None
+        nl = self.buf.rfind("\n", 0, self.pos)
+        self.base_col = self.pos - nl - 1 if nl >= 0 else self.base_col + self.pos
+        self.buf, self.pos, self.eof = self.buf[self.pos:] + text, 0, not data
+
+    def skip(self, chars: str) -> bool:
+        """Move past `chars`, reading on as needed; False at the end of the file."""
         while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n,":
-                line += buf[pos] == "\n"
-                pos += 1
-            if pos >= len(buf):
-                if eof:
-                    raise InputError(f"{path}:{line}:1: unexpected end of file inside the JSON array")
-                fill()
-                continue
-            if not started:
-                if buf[pos] != "[":
-                    raise InputError(f"{path}:{line}:1: expected a JSON array ('['), got {buf[pos]!r}")
-                started, pos = True, pos + 1
-                continue
-            if buf[pos] == "]":
+            while self.pos < len(self.buf) and self.buf[self.pos] in chars:
+                self.line += self.buf[self.pos] == "\n"
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return True
+            if self.eof:
+                return False
+            self.fill()
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """`(line, col)` of a buffer offset at or after `pos`."""
+        nl = self.buf.rfind("\n", 0, offset)
+        return (self.line + self.buf.count("\n", self.pos, offset),
+                offset - nl if nl >= 0 else self.base_col + offset + 1)
+
+    def at(self, offset: int) -> str:
+        line, col = self.position(offset)
+        return f"{self.path}:{line}:{col}"
+
+
+def read_json_array(path: str | Path, chunk_size: int = 1 << 20, *, lenient: bool = False
+                    ) -> Iterator[tuple[int, Any]]:
+    """Yield `(line_number, element)` of a top-level JSON array, one element in memory at a time.
+
+    Elements follow the JSONL rules (no NaN/Infinity, no duplicate keys); nothing but whitespace
+    may follow the closing `]`. In lenient mode an element breaking those rules comes as a
+    `BadLine` (broken syntax still stops: where the next element starts is then unknown).
+    """
+    path = Path(path)
+    with _open_checked(path) as fh:
+        c = _Chunks(fh, path, chunk_size)
+        c.fill()
+        if c.skip(" \t\r\n") and c.buf[c.pos] != "[":
+            raise InputError(f"{path}:{c.line}:1: expected a JSON array ('['), got {c.buf[c.pos]!r}")
+        c.pos += 1
+        while True:
+            if not c.skip(" \t\r\n,"):
+                raise InputError(f"{path}:{c.line}:1: unexpected end of file inside the JSON array")
+            if c.buf[c.pos] == "]":
+                c.pos += 1
+                if c.skip(" \t\r\n"):
+                    raise InputError(f"{c.at(c.pos)}: unexpected text after the closing ']' of the JSON array")
                 return
-            try:
-                value, end = dec.raw_decode(buf, pos)
-                if end >= len(buf) and not eof:
-                    raise ValueError("need more")
-            except (json.JSONDecodeError, ValueError) as e:
-                if not eof:
-                    fill()
-                    continue
-                if isinstance(e, json.JSONDecodeError):
-                    at = line + buf.count("\n", pos, e.pos)
-                    nl = buf.rfind("\n", 0, e.pos)
-                    col = e.pos - nl if nl >= 0 else base_col + e.pos + 1
-                    raise InputError(f"{path}:{at}:{col}: {e.msg}") from None
-                raise InputError(f"{path}:{line}:1: {e}") from None
-            yield line, value
-            line += buf.count("\n", pos, end)
-            pos = end
+            value, end = _element(c, lenient)
+            yield c.line, value
+            c.line += c.buf.count("\n", c.pos, end)
+            c.pos = end
+
+
+def _element(c: _Chunks, lenient: bool) -> tuple[Any, int]:
+    """The array element starting at `c.pos` and the offset after it, reading more as needed."""
+    while True:
+        try:
+            value, end = _STRICT.raw_decode(c.buf, c.pos)
+            if end >= len(c.buf) and not c.eof:
+                raise _NeedMore
+            return value, end
+        except (json.JSONDecodeError, _NeedMore) as e:
+            if not c.eof:
+                c.fill()
+                continue
+            raise InputError(f"{c.at(e.pos)}: {e.msg}") from None
+        except RecursionError:
+            raise InputError(f"{c.at(c.pos)}: {NESTED_TOO_DEEPLY}") from None
+        except ValueError as e:  # a duplicate key or NaN: the element is complete and wrong
+            if not lenient:
+                raise InputError(f"{c.at(c.pos)}: {e} (set `lenient: true` on the stage to reject "
+                                 "such elements and go on)") from None
+            _, end = _PLAIN.raw_decode(c.buf, c.pos)
+            return BadLine(str(c.path), *c.position(c.pos), str(e), c.buf[c.pos:end]), end
+
+
+def deepest_point(text: str) -> tuple[int, int]:
+    """`(line, col)` of the first bracket at the deepest nesting of a JSON text (strings skipped),
+    to point at a document too deeply nested to decode."""
+    depth = best = at = 0
+    in_str = escaped = False
+    for i, ch in enumerate(text):
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > best:
+                best, at = depth, i
+        elif ch in "]}":
+            depth -= 1
+    return text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
 
 
 def sniff_json_kind(path: str | Path) -> str:
@@ -195,7 +281,7 @@ def iter_json_rows(path: str | Path, *, lenient: bool = False) -> Iterator[tuple
     """Rows of a JSON array file or a JSONL file (many `.json` files are really JSONL)."""
     kind = sniff_json_kind(path)
     if kind == "array":
-        yield from read_json_array(path)
+        yield from read_json_array(path, lenient=lenient)
     elif kind != "empty":
         yield from read_jsonl(path, lenient=lenient)
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pipeline import safe_yaml
 from pipeline.errors import ConfigError
 from pipeline.llm.settings import LLMSettings, merge_llm
 from pipeline.ops import get_op
@@ -141,7 +142,7 @@ def load_recipe(path: str | Path) -> Recipe:
     except FileNotFoundError:
         raise ConfigError(f"{path}: recipe not found") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_yaml.load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,48 @@ from pipeline.errors import InputError
 
 ROLES = ("system", "user", "assistant")
 META_KEYS = ("source", "license", "parents", "stage", "lang", "scores")
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def repair_unicode(value: Any) -> tuple[Any, int]:
+    """`value` with every lone surrogate replaced by U+FFFD, and how many texts were changed.
+
+    JSON may escape a lone surrogate (`"x\\ud800y"`); Python decodes it, but it cannot be
+    encoded as UTF-8, so it would crash every later write. Texts, keys and nested lists/objects
+    are repaired; anything else is returned as is.
+    """
+    try:
+        orjson.dumps(value)  # fast path in C: raises on a surrogate (and on types it cannot write)
+        return value, 0
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        pass
+    counter = [0]
+    return _repair(value, counter), counter[0]
+
+
+def _repair(value: Any, counter: list[int]) -> Any:
+    if isinstance(value, str):
+        fixed, n = _SURROGATE_RE.subn(REPLACEMENT, value)
+        counter[0] += bool(n)
+        return fixed
+    if isinstance(value, dict):
+        return {_repair(k, counter): _repair(v, counter) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair(v, counter) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_repair(v, counter) for v in value)
+    return value
+
+
+def _dumps(value: Any, **kw: Any) -> bytes:
+    """orjson bytes of `value`, repairing lone surrogates instead of failing on them."""
+    try:
+        return orjson.dumps(value, **kw)
+    except TypeError:
+        return orjson.dumps(repair_unicode(value)[0], **kw)
 
 
 def content_id(messages: list[dict]) -> str:
@@ -104,6 +147,8 @@ class Record:
     @classmethod
     def new(cls, messages: list[dict], meta: dict | None = None) -> Record:
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        # A safety net for text that entered without passing a source's repair (counted there).
+        msgs, _ = repair_unicode(msgs)
         return cls(content_id(msgs), msgs, dict(meta or {}))
 
     @classmethod
@@ -122,7 +167,7 @@ class Record:
         return self.to_bytes().decode("utf-8")
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        return _dumps(self.to_dict())
 
     @property
     def complete(self) -> bool:
@@ -209,4 +254,4 @@ class Rejected:
         return self.to_bytes().decode("utf-8")
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.to_dict(), default=str)
+        return _dumps(self.to_dict(), default=str)

@@ -8,17 +8,19 @@ which counts them as `records_in`, so every row must end as records or rejected 
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from pipeline.adapters.hub import check_hub_id, hub_rows
+from pipeline.adapters.tables import csv_rows, parquet_rows
 from pipeline.errors import InputError
-from pipeline.jsonl import BadLine, decode_line, iter_json_rows, read_json_array, read_jsonl, sniff_json_kind
+from pipeline.jsonl import (NESTED_TOO_DEEPLY, BadLine, check_regular, decode_line, deepest_point,
+                            iter_json_rows, read_json_array, read_jsonl, sniff_json_kind)
 from pipeline.ops.base import Item, Params, StageContext
-from pipeline.record import Record, Rejected, check_messages
+from pipeline.record import Record, Rejected, check_messages, repair_unicode
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class Source:
     label: str
     limit: int | None = None
     seed: int | None = None
+    hub_timeout: float = 60.0
 
     def files(self, suffixes: set[str] = ROW_SUFFIXES) -> list[Path]:
         """The local files to read: the file itself, or a folder's matching files, sorted."""
@@ -52,6 +55,7 @@ class Source:
             if not found:
                 raise InputError(f"{self.path}: no {'/'.join(sorted(suffixes))} files in this folder")
             return found
+        check_regular(self.path)
         return [self.path]
 
     def rows(self, suffixes: set[str] = ROW_SUFFIXES, *, sample: bool = True,
@@ -79,7 +83,15 @@ class Source:
             raw = take(raw, self.limit, self.seed, self.ctx)
         for where, row in raw:
             self.ctx.count("records_in")
-            yield where, row
+            yield where, self.repaired(row)
+
+    def repaired(self, row: Any) -> Any:
+        """The row with lone surrogates replaced by U+FFFD, counted in `repaired_unicode`."""
+        if isinstance(row, (dict, list, str)):
+            row, n = repair_unicode(row)
+            if n:
+                self.ctx.count("repaired_unicode", n)
+        return row
 
     def _file_rows(self, suffixes: set[str]) -> Iterator[tuple[str, Any]]:
         return self.read_files(suffixes, lambda path: read_rows(path, lenient=self.lenient))
@@ -99,33 +111,15 @@ class Source:
                 log.warning("%s: empty file (no rows)", path)
 
     def _hub_rows(self) -> Iterator[tuple[str, Any]]:
-        check_hub_id(self.hub)
-        try:
-            import datasets
-        except ImportError as e:  # pragma: no cover - datasets is a core dependency
-            raise InputError(f"reading {self.hub} needs the 'datasets' package") from e
-        try:
-            # Streaming keeps memory flat; remote code is never enabled (datasets 4+ has none).
-            ds = datasets.load_dataset(self.hub, name=self.config, split=self.split, streaming=True)
-        except Exception as e:  # the hub raises many types; all are input problems here
-            raise InputError(f"{self.hub}: cannot load from the hub: {e}") from None
-        for i, row in enumerate(ds):
+        for i, row in enumerate(hub_rows(self.hub, self.config, self.split, self.hub_timeout)):
             self.ctx.count("rows_seen")
             yield f"{self.hub}[{self.split}]:row{i}", row
-
-
-def check_hub_id(hub: str) -> None:
-    """Refuse what `datasets` would load as code or pickles: the `pandas` builder, local paths."""
-    if hub.split("/")[0].lower() == "pandas":
-        raise InputError(f"{hub}: refusing the 'pandas' dataset builder (it unpickles files)")
-    if Path(hub).exists():
-        raise InputError(f"{hub}: is a local path; give it as `path`, not `hub`")
 
 
 def selected(raw: Iterable[tuple[str, Any]], select: Callable[[Any], str | None],
              ctx: StageContext) -> Iterator[tuple[str, Any]]:
     for where, row in raw:
-        reason = None if isinstance(row, BadLine) else select(row)
+        reason = None if isinstance(row, (BadLine, Rejected)) else select(row)
         if reason is None:
             yield where, row
         else:
@@ -169,25 +163,9 @@ def read_rows(path: Path, lenient: bool = False) -> Iterator[tuple[str, Any]]:
         for lineno, value in reader:
             yield f"{path}:{lineno}", value
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:
-            raise InputError(f"{path}: not a readable parquet file: {e}") from None
-        n = 0
-        for batch in pf.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                n += 1
-                yield f"{path}:row{n}", row
+        yield from parquet_rows(path)
     elif suffix in (".csv", ".tsv"):
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            try:
-                for row in reader:
-                    yield f"{path}:{reader.line_num}", row
-            except (csv.Error, UnicodeDecodeError) as e:
-                raise InputError(f"{path}:{reader.line_num}: {e}") from None
+        yield from csv_rows(path, "\t" if suffix == ".tsv" else ",")
     else:
         raise InputError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl, .parquet, .csv, .tsv)")
 
@@ -212,6 +190,9 @@ def read_json_document(path: Path) -> Any:
         return decode_line(text_)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: {e.msg}") from None
+    except RecursionError:
+        line, col = deepest_point(text_)
+        raise InputError(f"{path}:{line}:{col}: {NESTED_TOO_DEEPLY}") from None
     except ValueError as e:
         raise InputError(f"{path}: {e}") from None
 
@@ -354,4 +335,5 @@ def put_meta(meta: dict, key: str, value: Any) -> None:
 
 __all__ = ["AdapterParams", "Source", "FieldError", "text", "text_list", "user_text", "finish",
            "reject_row", "instruction_record", "need_object", "bad_line", "read_rows", "read_json_array",
-           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta"]
+           "read_json_document", "read_tsv_columns", "sniff_json_kind", "refuse_pickle", "fan_out", "put_meta",
+           "check_hub_id"]

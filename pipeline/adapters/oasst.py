@@ -11,6 +11,7 @@ input, e.g. after a language filter) are counted in `orphans`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
@@ -134,6 +135,8 @@ def parse_message(row: Any, where: str) -> Msg:
     rank = row.get("rank")
     if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, float))):
         raise FieldError("rank", f"expected an integer or null, got {type(rank).__name__}")
+    if isinstance(rank, float) and not math.isfinite(rank):
+        raise FieldError("rank", f"expected a finite number, got {rank}")
     for name in ("deleted", "review_result"):
         if row.get(name) is not None and not isinstance(row.get(name), bool):
             raise FieldError(name, f"expected true/false/null, got {type(row.get(name)).__name__}")
@@ -184,8 +187,9 @@ def threads(msgs: dict[str, Msg], p: Params, src: Source, ctx: StageContext) -> 
                                where=msg.where), dropped)
     for root in roots:
         mark(root, dropped)
+    known: dict[str, bool] = {}
     for msg in msgs.values():  # unreachable from any root or orphan: a parent cycle
-        if msg.valid and not reachable(msg, msgs):
+        if msg.valid and not reachable(msg, msgs, known):
             drop(msg, Rejected("parent_cycle", f"message {msg.id} is in a parent_id cycle",
                                raw=msg.raw(), where=msg.where), dropped)
     used, trimmed = set(), set()
@@ -233,16 +237,25 @@ def drop(msg: Msg, reason: Rejected, dropped: dict[str, Rejected]) -> None:
             stack += node.kids
 
 
-def reachable(msg: Msg, msgs: dict[str, Msg]) -> bool:
-    """True when following parent ids from `msg` ends at a root (no cycle)."""
-    seen = set()
+def reachable(msg: Msg, msgs: dict[str, Msg], known: dict[str, bool]) -> bool:
+    """True when following parent ids from `msg` ends at a root (no cycle). `known` remembers
+    every message already settled, so checking all messages is linear even for deep threads."""
+    path: list[str] = []
+    on_path: set[str] = set()
     node: Msg | None = msg
-    while node is not None and node.parent is not None:
-        if node.id in seen or node.parent not in msgs:
-            return False
-        seen.add(node.id)
-        node = msgs[node.parent]
-    return True
+    result = True
+    while node is not None and node.id not in known:
+        if node.id in on_path or (node.parent is not None and node.parent not in msgs):
+            result = False
+            break
+        path.append(node.id)
+        on_path.add(node.id)
+        node = msgs[node.parent] if node.parent is not None else None
+    else:
+        result = known[node.id] if node is not None else True
+    for mid in path:
+        known[mid] = result
+    return result
 
 
 def rank_key(msg: Msg) -> tuple:

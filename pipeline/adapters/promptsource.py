@@ -16,11 +16,15 @@ from typing import Any, Iterator
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from pydantic import Field
 
+from pipeline import safe_yaml
 from pipeline.adapters.base import AdapterParams, Source, bad_line, fan_out, finish, put_meta
+from pipeline.adapters.template_budget import BudgetedSandbox
 from pipeline.errors import ConfigError, InputError
+from pipeline.jsonl import check_regular
+from pipeline.safe_yaml import BoundedLoader
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 
@@ -35,6 +39,8 @@ class Params(AdapterParams):
     template_names: list[str] | None = Field(None, description="use only these templates (by name)")
     templates_per_row: int | None = Field(None, ge=1, description="N templates chosen per row (seeded); default all")
     template_seed: int = Field(0, description="seed for choosing templates per row")
+    template_timeout: float = Field(5.0, gt=0, description="seconds one render may take (else template_error)")
+    template_max_chars: int = Field(100_000, ge=1, description="largest text one render may make (else template_error)")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Template:
     answer_choices: str | None
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(BoundedLoader):
     """SafeLoader that reads promptsource's `!Template` / `!TemplateMetadata` tags as mappings."""
 
 
@@ -55,8 +61,9 @@ for _tag in ("!Template", "!TemplateMetadata"):
 
 def load_templates(path: Path) -> tuple[str, list[Template]]:
     """The dataset name (`dataset[/subset]`) and the templates of a templates.yaml, file order."""
+    check_regular(path)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_Loader)
+        doc = safe_yaml.load(path.read_text(encoding="utf-8-sig"), _Loader)
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read templates: {e}") from None
     except yaml.YAMLError as e:
@@ -83,8 +90,9 @@ class Renderer:
     """A sandboxed Jinja environment (strict: a missing field is an error) with compiled templates
     cached, plus promptsource's extra filters `choice` (seeded) and `most_frequent`."""
 
-    def __init__(self, rng: random.Random):
-        self.env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    def __init__(self, rng: random.Random, *, max_chars: int = 100_000, timeout: float = 5.0):
+        self.env = BudgetedSandbox(max_chars=max_chars, timeout=timeout, undefined=StrictUndefined,
+                                   keep_trailing_newline=True)
         self.env.filters["choice"] = lambda seq: rng.choice(list(seq))
         self.env.filters["most_frequent"] = lambda seq: Counter(seq).most_common(1)[0][0] if seq else ""
         self._compiled: dict[str, Any] = {}
@@ -92,7 +100,7 @@ class Renderer:
     def render(self, source: str, values: dict) -> str:
         if source not in self._compiled:
             self._compiled[source] = self.env.from_string(source)
-        return self._compiled[source].render(**values)
+        return self.env.render_within_budget(self._compiled[source], values)
 
 
 def protect(row: dict) -> dict:
@@ -126,7 +134,7 @@ def read(src: Source, params: Params, ctx: StageContext) -> Iterator[Item]:
     if not usable:
         raise ConfigError(f"promptsource: {params.templates} has no usable template with a target")
     rng = random.Random(params.template_seed)
-    env = Renderer(rng)
+    env = Renderer(rng, max_chars=params.template_max_chars, timeout=params.template_timeout)
     for where, row in src.rows():
         bad = bad_line(where, row)
         if bad or not isinstance(row, dict):

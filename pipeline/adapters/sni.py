@@ -16,6 +16,7 @@ from pydantic import Field
 from pipeline.adapters.base import (AdapterParams, FieldError, Source, bad_line, fan_out, finish,
                                     put_meta, read_json_document, reject_row, text, text_list)
 from pipeline.errors import InputError
+from pipeline.jsonl import check_regular
 from pipeline.ops.base import Item, StageContext
 from pipeline.record import Rejected
 
@@ -71,6 +72,7 @@ def task_lists(p: Params) -> tuple[set[str] | None, set[str]]:
 
 def read_task_list(path: Path) -> set[str]:
     """A `splits/*/..._tasks.txt` file: one task name per line."""
+    check_regular(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -87,7 +89,7 @@ def instance_rows(src: Source, p: Params, wanted: set[str] | None, unwanted: set
             ctx.count("tasks_excluded")
             continue
         try:
-            task = read_json_document(path)
+            task = src.repaired(read_json_document(path))
         except InputError as e:
             if not src.lenient:
                 raise

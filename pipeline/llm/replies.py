@@ -8,10 +8,14 @@ prose; empty is `None` or whitespace-only content.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
 from pipeline.llm.types import Reply, Request
+from pipeline.record import repair_unicode
+
+log = logging.getLogger(__name__)
 
 _REFUSAL_RE = re.compile(
     r"^\W*(i['’]?m sorry,? but i (?:can(?:not|['’]t)|won['’]t|am (?:not able|unable))"
@@ -39,6 +43,11 @@ def decode_response(data: bytes | str) -> dict:
 
 
 def to_reply(request: Request, obj: dict, *, cached: bool) -> Reply:
+    # A lone surrogate escape is valid JSON but not UTF-8: it would crash every write and any
+    # later request quoting this text, so it becomes U+FFFD here (fresh and cached replies alike).
+    obj, repaired = repair_unicode(obj)
+    if repaired:
+        log.warning("a reply held %d text(s) with a lone surrogate; replaced by U+FFFD", repaired)
     choice = obj["choices"][0]
     message = choice.get("message")
     if isinstance(message, dict):

@@ -28,6 +28,9 @@ class IngestParams(Params):
     config: str | None = None
     limit: int | None = Field(None, ge=1, description="take at most this many rows")
     seed: int | None = Field(None, description="with limit: a seeded random sample instead of the first rows")
+    # How long to wait is not what is read: kept out of the fingerprint (model_dump) on purpose.
+    hub_timeout: float = Field(60.0, gt=0, exclude=True,
+                               description="with hub: seconds the hub may stay silent before failing")
     lenient: bool = Field(False, description="send unparsable lines to rejected instead of failing")
     label: str | None = Field(None, description="meta.source to record (default: the source name)")
     license: str | None = Field(None, description="license to record (default: the catalog's)")
@@ -63,7 +66,7 @@ def run(ctx: StageContext, inputs: list, p: IngestParams) -> Iterator[Item]:
         else:
             raise ConfigError(f"ingest {p.source}: give `path` or `hub`")
     src = Source(Path(path) if path else None, hub, p.split, p.config, p.lenient, ctx,
-                 p.label or p.source, p.limit, p.seed)
+                 p.label or p.source, p.limit, p.seed, p.hub_timeout)
     license_ = p.license or (cat.license if cat else "unknown")
     for item in adapter.read(src, p, ctx):
         if isinstance(item, Record):

@@ -97,3 +97,44 @@ def test_atomic_write_ignores_stale_tmp(tmp_path):
     atomic_write_json(target, {"v": 2})
     assert json.loads(target.read_text()) == {"v": 2}
     assert not os.path.exists(tmp_path / "manifest.json.tmp")
+
+
+def test_json_array_text_after_the_closing_bracket_is_an_error(tmp_path):
+    p = write(tmp_path, "a.json", b'[{"a": 1},\n {"a": 2}]\n  {"a": 3}\n')
+    with pytest.raises(InputError, match=r"a\.json:3:3: unexpected text after the closing '\]'"):
+        list(read_json_array(p))
+    # whitespace after the array is fine
+    assert len(list(read_json_array(write(tmp_path, "b.json", b'[{"a": 1}]\n\n  \n')))) == 1
+
+
+def test_json_array_rejects_duplicate_keys_like_jsonl(tmp_path):
+    p = write(tmp_path, "d.json", b'[{"a": 1},\n {"a": 2,\n  "a": 3}]\n')
+    with pytest.raises(InputError, match=r"d\.json:2:\d+: duplicate key 'a'"):
+        list(read_json_array(p, chunk_size=8))
+    with pytest.raises(InputError, match=r"d\.jsonl:1:1: duplicate key 'a'"):
+        list(read_jsonl(write(tmp_path, "d.jsonl", b'{"a": 2, "a": 3}\n')))
+
+
+def test_json_array_nested_too_deeply_is_one_line_error(tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    p = write(tmp_path, "deep.json", b'[{"a": 1},\n' + deep + b"]\n")
+    with pytest.raises(InputError, match=r"deep\.json:2:\d+: JSON nested too deeply"):
+        list(read_json_array(p))
+
+
+def test_strict_malformed_line_error_suggests_lenient(tmp_path):
+    p = write(tmp_path, "m.jsonl", b'{"a": 1}\n{"a": \n')
+    with pytest.raises(InputError, match=r"m\.jsonl:2:\d+: .*lenient: true"):
+        list(read_jsonl(p))
+
+
+
+def test_json_array_lenient_mode_yields_rule_breaking_elements_as_bad_lines(tmp_path):
+    p = write(tmp_path, "d.json", b'[{"a": 1},\n {"a": 2, "a": 3},\n {"a": NaN},\n {"a": 4}]\n')
+    rows = list(read_json_array(p, lenient=True))
+    assert [v for _, v in rows if not isinstance(v, BadLine)] == [{"a": 1}, {"a": 4}]
+    bad = [v for _, v in rows if isinstance(v, BadLine)]
+    assert [(b.lineno, b.col) for b in bad] == [(2, 2), (3, 2)]
+    assert "duplicate key 'a'" in bad[0].message and bad[0].raw == '{"a": 2, "a": 3}'
+    with pytest.raises(InputError, match=r"d\.json:2:2: duplicate key 'a' .*lenient: true"):
+        list(read_json_array(p))
