@@ -17,6 +17,7 @@ try:  # recent typer vendors click; its exceptions are not click's
 except ImportError:  # pragma: no cover - typer versions that use click itself
     TyperClickException = click.ClickException
 
+from pipeline import safe_yaml
 from pipeline.errors import ConfigError, InputError, UserError
 from pipeline.progress import say
 
@@ -53,7 +54,7 @@ def parse_params(pairs: Optional[List[str]]) -> dict:
         if not sep or not key:
             raise ConfigError(f"-p {pair!r}: expected key=value")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            out[key.strip()] = safe_yaml.load(value) if value.strip() else ""
         except yaml.YAMLError as e:  # never guess: a half-typed list must not become a string
             why = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise ConfigError(f"-p {pair}: not valid YAML ({why}); quote text that is meant as it stands, "
