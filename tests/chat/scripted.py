@@ -83,6 +83,8 @@ class Model:
             return f"Question {k + 1} about {topic}?"
         if "malformed" in topic:
             return "Human: what is it?\nAI: something.\nHuman: ok"
+        if "long talk" in topic:                            # more rounds than any default cap
+            return "".join(f"[Human] Point {i}?\n[AI] Answer {i}.\n" for i in range(1, 9)) + "[Human] Bye"
         return (f"[Human] Tell me about {topic}.\n[AI] Here is an overview of {topic}.\n"
                 f"[Human] Why does it matter?\n[AI] Because it affects daily life.\n"
                 f"[Human] Any tips?\n[AI] Start small and practise.\n[Human] Thanks, and what abo"), "length"
