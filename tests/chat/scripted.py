@@ -66,8 +66,8 @@ class Model:
             ("user", "You are playing a curious human user", self.simulated_user),
             ("user", "Write one specific question about", lambda c, s, f: "How do tides work on other planets?"),
             ("user", "Here is a text:", lambda c, s, f: "User: Summarise this text in two sentences."),
-            ("user", "Below are an instruction and an answer to it.", self.feedback),
-            ("user", "Below are an instruction, an answer to it and feedback", self.revise),
+            ("user", r"(?s).*\nHere is a proposed answer:\n", self.feedback),
+            ("user", "Revise the answer following your own critique", self.revise),
             ("user", "Translate the text below from", self.translate),
             ("user", "Please translate this", self.bayling_request),
             ("user", "You are a user working with an AI assistant", self.followup),
@@ -122,15 +122,21 @@ class Model:
 
     # -- SelFee -------------------------------------------------------------------------------
     def feedback(self, call, system, prompt):
+        answer = prompt.split("Here is a proposed answer:\n", 1)[1].split("\n\nIs there anything", 1)[0]
         if "unclear" in prompt:
             return "Looks fine, I guess."
-        if "(revised)" in prompt.split("### Answer", 1)[1]:
-            return "Now it is complete.\nRevision is not needed"
-        return "It lacks an example.\nRevision is needed"
+        if "stubborn" in prompt:
+            return "Still short of an example. I rate it 5 out of 10."     # a score and no verdict
+        if "(revised)" in answer:
+            return "Now it is complete. Score: 9/10\nRevision is not needed"
+        return "It lacks an example. Score: 6/10\nRevision is needed"
 
     def revise(self, call, system, prompt):
-        answer = prompt.split("### Answer\n", 1)[1].split("\n\n### Feedback", 1)[0]
-        return f"Revised answer:\n{answer} (revised)"
+        critique = call.messages[-3]["content"]
+        if "nothing to add" in critique:
+            return "N/A"
+        answer = critique.split("Here is a proposed answer:\n", 1)[1].split("\n\nIs there anything", 1)[0]
+        return f"Revised answer:\nI apologize for the gap. {answer} (revised)\nThis revision adds the example."
 
     # -- translation --------------------------------------------------------------------------
     def translate(self, call, system, prompt):

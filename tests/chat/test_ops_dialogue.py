@@ -134,12 +134,15 @@ def test_self_refine_revises_until_no_revision_is_needed(tmp_path, server):
             [{"role": "user", "content": "An unclear request."}]]
     data = write_rows(tmp_path / "r.jsonl", rows)
     recipe = write_recipe(tmp_path, server.base_url, [
-        {"id": "refine", "op": "self_refine", "inputs": ["in"], "keep_chain": True}], data=data)
+        {"id": "refine", "op": "self_refine", "inputs": ["in"], "keep_chain": True, "target": "final",
+         "reuse_answer": True}], data=data)
     run(recipe, tmp_path / "out")
     kept, rejected, stats = results(tmp_path / "out", "refine")
     photo = next(r for r in kept if r["messages"][0]["content"] == "Explain photosynthesis.")
+    # SelFee's clean-ups: the label, the leading apology and the trailing sentence about the revision go
     assert photo["messages"][1]["content"] == "Plants make food. (revised)"
     assert photo["meta"]["revisions"] == 1 and photo["meta"]["termination_reason"] == "no_revision_needed"
+    assert photo["meta"]["feedback_scores"] == [6, 9]
     assert [step["answer"] for step in photo["meta"]["refine_chain"]] == ["Plants make food.",
                                                                         "Plants make food. (revised)"]
     prime = next(r for r in kept if r["messages"][0]["content"] == "Name a prime number.")
@@ -147,6 +150,28 @@ def test_self_refine_revises_until_no_revision_is_needed(tmp_path, server):
     assert [r["reason"] for r in rejected] == ["unparsable"]
     assert rejected[0]["raw"] == "Looks fine, I guess."
     assert stats["dropped_unparsable"] == 1
+    revise = [c for c in server.calls if c.last_user.startswith("Revise the answer")]
+    # the revision is asked in the critique's own chat, as SelFee does
+    assert revise and all([m["role"] for m in c.messages] == ["user", "assistant", "user"] for c in revise)
+    assert all("as if the revised answer were your first attempt" in c.last_user for c in revise)
+
+
+def test_self_refine_trains_on_the_chain_in_selfee_layout(tmp_path, server):
+    rows = [[{"role": "user", "content": "Explain photosynthesis."},
+             {"role": "assistant", "content": "Plants make food."}]]
+    data = write_rows(tmp_path / "r.jsonl", rows)
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "refine", "op": "self_refine", "inputs": ["in"]}], data=data)
+    run(recipe, tmp_path / "out")
+    (rec,), _, _ = results(tmp_path / "out", "refine")
+    first = "Answer: Explain photosynthesis."       # written fresh: the record's own answer is not reused
+    assert rec["messages"][1]["content"] == (
+        f"{first}\n\n### Feedback 1:\nIt lacks an example. Score: 6/10\nRevision is needed"
+        f"\n\n### Revision 1:\n{first} (revised)"
+        "\n\n### Feedback 2:\nNow it is complete. Score: 9/10\nRevision is not needed")
+    assert rec["meta"]["target"] == "chain"
+    answers = [c for c in server.calls if c.messages == [{"role": "user", "content": "Explain photosynthesis."}]]
+    assert len(answers) == 1 and answers[0].body["temperature"] == 1.0 and answers[0].body["max_tokens"] == 512
 
 
 def test_user_sim_simulator_on_another_endpoint_with_its_own_key(tmp_path, server, model, monkeypatch):
