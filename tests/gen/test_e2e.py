@@ -99,8 +99,11 @@ def test_alpaca_instruct(tmp_path, server):
 
 @pytest.mark.parametrize("op", ["evol_instruct", "evol_code"])
 def test_evol(tmp_path, server, op):
-    out, st = run_op(tmp_path, server, {"op": op, "rounds": 3}, seeds={"source": "alpaca", "path": str(ALPACA),
-                                                                       "limit": 10})
+    # the scripted model draws its replies from a hash of the request: these settings keep the
+    # requests (and so the draws) of the scenario below; the defaults are checked in the next test
+    plain = {"system": None, "response_max_tokens": None, "response_temperature": None, "response_top_p": None}
+    out, st = run_op(tmp_path, server, {"op": op, "rounds": 3, "eliminate": True, **plain},
+                     seeds={"source": "alpaca", "path": str(ALPACA), "limit": 10})
     assert st["generated"] == 30 and st["consumed"] == 10
     rows = lines(out / "gen" / "data.jsonl")
     rejected = lines(out / "gen" / "rejected.jsonl")
@@ -121,6 +124,20 @@ def test_evol(tmp_path, server, op):
         ops = {r["meta"]["operation"] for r in rows + failed}
         assert ops <= {"add_constraints", "deepening", "concretizing", "increased_reasoning",
                        "complicate_input", "breadth"} and len(ops) >= 4
+
+
+def test_evol_defaults_follow_wizardlm_and_wizardcoder(tmp_path, server):
+    out, st = run_op(tmp_path, server, {"op": "evol_code", "rounds": 2},
+                     seeds={"source": "alpaca", "path": str(ALPACA), "limit": 10})
+    # WizardCoder answers every evolution: no elimination rule fires, no equality check is asked
+    assert st["records_out"] + st["rejected"] == 20
+    assert not {"copied_prompt_words", "no_information_gain", "response_sorry", "response_only_stopwords"} \
+        & set(reasons(out))
+    assert not any("Your verdict" in c.body["messages"][-1]["content"] for c in server.calls)
+    # every evolving and answering call carries WizardLM's system message and sampling
+    assert all(c.body["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+               and c.body["temperature"] == 1 and c.body["top_p"] == 0.95 and c.body["max_tokens"] == 2048
+               for c in server.calls)
 
 
 def test_guided_instruct_with_existing_records_in_the_pool(tmp_path, server):
