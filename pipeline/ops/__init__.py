@@ -11,12 +11,12 @@ def _table() -> dict[str, OpSpec]:
                               evol_instruct, export, filter as filter_op, guided_instruct, ifd, ingest,
                               interactive_translate, judge, langid, mix, pairs, respond, role_play,
                               rouge_novelty, score_deita, select, self_chat, self_instruct, self_refine,
-                              tag, translate, unnatural_instruct, user_sim)
+                              tag, translate, ultrachat_openings, unnatural_instruct, user_sim)
 
     ingest_and_mix = [ingest.SPEC, mix.SPEC]
     generation = [self_instruct.SPEC, alpaca_instruct.SPEC, evol_instruct.SPEC, evol_instruct.CODE_SPEC,
                   guided_instruct.SPEC, unnatural_instruct.SPEC, respond.SPEC]
-    conversation = [self_chat.SPEC, role_play.SPEC, user_sim.SPEC, self_refine.SPEC, translate.SPEC,
+    conversation = [self_chat.SPEC, role_play.SPEC, ultrachat_openings.SPEC, user_sim.SPEC, self_refine.SPEC, translate.SPEC,
                     interactive_translate.SPEC, langid.SPEC]
     curation = [dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC, rouge_novelty.SPEC,
                 filter_op.SPEC, decontaminate.SPEC, judge.SPEC, score_deita.SPEC, tag.SPEC, select.SPEC,

@@ -65,7 +65,12 @@ class Model:
             ("user", r"List \d+ (common and varied groups|varied tasks)", self.list_prompt),
             ("user", "You are playing a curious human user", self.simulated_user),
             ("user", "Write one specific question about", lambda c, s, f: "How do tides work on other planets?"),
+            ("user", r"(?s)Here is a text:.*\nWrite \d+ different requests", self.ultra_list),
             ("user", "Here is a text:", lambda c, s, f: "User: Summarise this text in two sentences."),
+            ("user", r"List \d+ distinct sub-topics|Write \d+ different (questions|instructions)|Here is a question "
+                     r"someone asked", self.ultra_list),
+            ("user", "Rewrite the writing instruction below",
+             lambda c, s, f: re.search(r"Instruction: (.*)\n", f).group(1) + " It is for new staff, in 200 words."),
             ("user", r"(?s).*\nHere is a proposed answer:\n", self.feedback),
             ("user", "Revise the answer following your own critique", self.revise),
             ("user", "Translate the text below from", self.translate),
@@ -116,6 +121,24 @@ class Model:
         return f"Solution: step {done + 1} is done like this.\nNext request."
 
     # -- UltraChat ----------------------------------------------------------------------------
+    def ultra_list(self, call, system, prompt):
+        n = int(re.search(r"(?:List|Write) (\d+)", prompt).group(1))
+        if "sub-topics" in prompt:
+            topic = re.search(r'subject "(.*?)"', prompt).group(1)
+            if "Unlistable" in topic:
+                return "I would rather not make a list."
+            return "\n".join(f"{i}. {topic} corner {i}" for i in range(1, n + 1))
+        if "different questions" in prompt:
+            sub = re.search(r'about "(.*?)"', prompt).group(1)
+            return "\n".join(f"{i}. Why does {sub} matter, part {i}?" for i in range(1, n + 1))
+        if "Here is a question" in prompt:
+            q = prompt.split("\n")[1]
+            return "\n".join(f"{i}. A follow-up to '{q}' number {i}?" for i in range(1, n + 1))
+        if "different instructions" in prompt:
+            kind = re.search(r"to write a (.*?)\.", prompt).group(1)
+            return "\n".join(f"{i}. Write a {kind} about topic {i % 3}." for i in range(1, n + 1))
+        return "\n".join(f"{i}. Request {i}: explain the main point." for i in range(1, n + 1))
+
     def simulated_user(self, call, system, prompt):
         n = prompt.count("\n\nAssistant: ") + prompt.count("\nAssistant: ") // 2
         return f"User: Interesting. Can you say more about point {n}?"
