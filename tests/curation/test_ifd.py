@@ -3,6 +3,7 @@ fixture texts (no download); skipped without the `ifd` extra (torch, transformer
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the ifd extra (torch, transformers) is not installed")
@@ -59,3 +60,24 @@ def test_missing_model_folder_is_a_config_error(run_stages, ingest, tmp_path):
     with pytest.raises(ConfigError, match="never downloaded"):
         run_stages(ingest("alpaca", "alpaca_slice.json", limit=3),
                    {"id": "ifd", "op": "ifd", "inputs": ["alpaca"], "model": str(tmp_path / "nothing")})
+
+
+@pytest.mark.slow
+def test_brief_experience_sample_per_cluster(run_stages, ingest, tiny_model):
+    pytest.importorskip("sklearn", reason="ifd_experience needs scikit-learn (the ifd extra)")
+    stages = [ingest("alpaca", "alpaca_slice.json", limit=60)]
+    r = run_stages(*stages, {"id": "exp", "op": "ifd_experience", "inputs": ["alpaca"], "model": str(tiny_model),
+                             "max_length": 64, "clusters": 4, "per_cluster": 3})
+    kept, rejected = r.records("exp"), r.rejected("exp")
+    assert len(kept) + len(rejected) == 60 and {x["reason"] for x in rejected} == {"not_sampled"}
+    clusters = [x["meta"]["cluster"] for x in kept]
+    # at most 3 per cluster, from the middle of each cluster's prompt perplexities
+    assert set(clusters) <= {0, 1, 2, 3} and max(clusters.count(c) for c in set(clusters)) <= 3
+    assert len(kept) >= 4
+    for c in set(clusters):
+        band = sorted(x["record"]["meta"]["scores"]["prompt_ppl"] for x in rejected
+                      if x["record"]["meta"]["cluster"] == c) + \
+            [x["meta"]["scores"]["prompt_ppl"] for x in kept if x["meta"]["cluster"] == c]
+        ours = [x["meta"]["scores"]["prompt_ppl"] for x in kept if x["meta"]["cluster"] == c]
+        if len(band) >= 3:
+            assert min(ours) >= np.percentile(band, 25) - 1e-6 and max(ours) <= np.percentile(band, 75) + 1e-6
