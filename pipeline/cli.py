@@ -23,10 +23,19 @@ from pipeline.progress import say
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build instruction-tuning datasets: ingest, generate, filter, export.")
 
-OnlyOpt = typer.Option(None, "--only", help="run only this stage (its inputs must be done)")
-UntilOpt = typer.Option(None, "--until", help="run this stage and what it depends on")
-ForceOpt = typer.Option(None, "--force", help="re-run this stage (and what depends on it)")
-ParamOpt = typer.Option(None, "-p", "--param", help="op parameter as key=value (value is YAML)")
+OnlyOpt = typer.Option(None, "--only", metavar="STAGE", help="run only this stage (its inputs must be done)")
+UntilOpt = typer.Option(None, "--until", metavar="STAGE", help="run this stage and what it depends on")
+ForceOpt = typer.Option(None, "--force", metavar="STAGE",
+                        help="re-run this stage (and what depends on it); repeatable")
+ParamOpt = typer.Option(None, "-p", "--param", metavar="KEY=VALUE",
+                        help="op parameter; the value is YAML (3, true, a list, {a: 10}); repeatable")
+ModelOpt = typer.Option(None, "--model", metavar="NAME",
+                        help="model name for every LLM stage (overrides the recipe's llm.model)")
+BaseUrlOpt = typer.Option(None, "--base-url", metavar="URL",
+                          help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+                               "(overrides llm.base_url)")
+ConcurrencyOpt = typer.Option(None, "--concurrency", metavar="N",
+                              help="requests in flight at once per LLM stage (overrides llm.concurrency)")
 
 
 class Terminated(BaseException):
@@ -45,8 +54,10 @@ def parse_params(pairs: Optional[List[str]]) -> dict:
             raise ConfigError(f"-p {pair!r}: expected key=value")
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
+        except yaml.YAMLError as e:  # never guess: a half-typed list must not become a string
+            why = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"-p {pair}: not valid YAML ({why}); quote text that is meant as it stands, "
+                              f"e.g. -p '{key.strip()}=\"...\"'") from None
     return out
 
 
@@ -57,13 +68,13 @@ def llm_overrides(model: str | None, base_url: str | None, concurrency: int | No
 
 @app.command()
 def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe name)"),
-        out: Optional[Path] = typer.Option(None, "--out", help="run folder (default outputs/<name>)"),
+        out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="run folder (default outputs/<name>)"),
         only: Optional[str] = OnlyOpt, until: Optional[str] = UntilOpt,
         force: Optional[List[str]] = ForceOpt,
         dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
-        model: Optional[str] = typer.Option(None, "--model"),
-        base_url: Optional[str] = typer.Option(None, "--base-url"),
-        concurrency: Optional[int] = typer.Option(None, "--concurrency")) -> None:
+        model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,
+        concurrency: Optional[int] = ConcurrencyOpt) -> None:
     """Run a recipe; a re-run skips done stages and resumes interrupted ones."""
     from pipeline.recipe import load_recipe
     from pipeline.resources import find_recipe
@@ -92,12 +103,13 @@ def status(run_dir: Path = typer.Argument(..., help="run folder"),
 
 @app.command()
 def stage(op: str = typer.Argument(..., help="op name (see `instructpipe ops`)"),
-          inputs: Optional[List[Path]] = typer.Option(None, "-i", "--input", help="input JSONL (repeatable)"),
-          out: Path = typer.Option(..., "-o", "--out", help="output JSONL"),
+          inputs: Optional[List[Path]] = typer.Option(
+              None, "-i", "--input", metavar="FILE",
+              help="input JSONL (repeatable); -p names it by its file name without the extension"),
+          out: Path = typer.Option(..., "-o", "--out", metavar="FILE", help="output JSONL"),
           params: Optional[List[str]] = ParamOpt,
-          model: Optional[str] = typer.Option(None, "--model"),
-          base_url: Optional[str] = typer.Option(None, "--base-url"),
-          concurrency: Optional[int] = typer.Option(None, "--concurrency")) -> None:
+          model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,
+          concurrency: Optional[int] = ConcurrencyOpt) -> None:
     """Run one op ad hoc; its state lives beside OUT (OUT.run/), so the same command resumes."""
     from pipeline.adhoc import run_adhoc
 
@@ -106,8 +118,10 @@ def stage(op: str = typer.Argument(..., help="op name (see `instructpipe ops`)")
 
 @app.command()
 def ingest(source: str = typer.Argument(..., help="source name (see `instructpipe sources`)"),
-           location: str = typer.Argument(..., metavar="PATH_OR_HUB_ID"),
-           out: Path = typer.Option(..., "-o", "--out", help="output JSONL"),
+           location: str = typer.Argument(..., metavar="PATH_OR_HUB_ID",
+                                          help="a local file or folder, or a Hugging Face dataset id "
+                                               "(owner/name)"),
+           out: Path = typer.Option(..., "-o", "--out", metavar="FILE", help="output JSONL"),
            params: Optional[List[str]] = ParamOpt) -> None:
     """Read a source into canonical records (shorthand for `stage ingest`)."""
     from pipeline.adhoc import run_adhoc
@@ -125,11 +139,15 @@ def ingest(source: str = typer.Argument(..., help="source name (see `instructpip
 
 @app.command()
 def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or run folder"),
-           fmt: str = typer.Option(..., "--format", "-f", help="messages, alpaca, sharegpt, hf or parquet"),
-           out: Path = typer.Option(..., "-o", "--out", help="output folder"),
-           validation: Optional[float] = typer.Option(None, "--validation", help="fraction or count"),
-           seed: int = typer.Option(0, "--seed"),
-           name: Optional[str] = typer.Option(None, "--name", help="dataset name")) -> None:
+           fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT",
+                                   help="messages, alpaca, sharegpt, hf, parquet or dpo (preference pairs "
+                                        "from `pairs`)"),
+           out: Path = typer.Option(..., "-o", "--out", metavar="DIR", help="output folder"),
+           validation: Optional[float] = typer.Option(None, "--validation", metavar="N",
+                                                      help="validation split: a fraction (<1) or a count"),
+           seed: int = typer.Option(0, "--seed", metavar="N", help="seed of the validation split"),
+           name: Optional[str] = typer.Option(None, "--name", metavar="NAME",
+                                              help="dataset name (default: the recipe or file name)")) -> None:
     """Export records (a JSONL file or a run's final stage) for TRL, axolotl or LLaMA-Factory."""
     from pipeline.adhoc import export_cli
 
@@ -138,7 +156,8 @@ def export(source: Path = typer.Argument(..., metavar="IN", help="JSONL file or 
 
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="run folder"),
-           out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file (default RUN_DIR/report.html)")
+           out: Optional[Path] = typer.Option(None, "-o", "--out", metavar="FILE",
+                                              help="HTML file (default RUN_DIR/report.html)")
            ) -> None:
     """Write a self-contained HTML report of a run: funnel, mix, distributions, samples."""
     from pipeline.report.render import write_report
@@ -155,21 +174,51 @@ def sources() -> None:
 
 
 @app.command()
-def ops() -> None:
-    """List the ops with their parameters and defaults."""
-    from pipeline.listing import list_ops
+def ops(name: Optional[str] = typer.Argument(None, metavar="NAME", help="show only this op")) -> None:
+    """List the ops by purpose, with their parameters and defaults (or one op: `ops NAME`)."""
+    from pipeline.listing import describe_op, list_ops
 
-    typer.echo(list_ops())
+    typer.echo(describe_op(name) if name else list_ops())
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pipeline import __version__
+
+        typer.echo(f"instructpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Build instruction-tuning datasets: ingest, generate, filter, export."""
 
 
 from pipeline.batch_cli import app as batch_app  # noqa: E402 - the `batch` sub-commands
 app.add_typer(batch_app, name="batch")
 
 
+def _plain_help(command: click.Command) -> click.Command:
+    """Help without Python type labels: recent typer prints `<list[str]>`, `<bool>` beside every
+    option; value options carry a metavar instead (STAGE, FILE), flags and arguments show none."""
+    help_option = command.get_help_option(command.context_class(command))  # made once, then cached
+    for param in command.params + ([help_option] if help_option else []):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            if param.metavar is None:
+                param.metavar = param.name.upper()
+            param.display_type_rich = lambda ctx: None  # the metavar says it; typer would add `<str>`
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+    return command
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        rc = app(standalone_mode=False)
+        rc = _plain_help(typer.main.get_command(app))(prog_name="instructpipe", standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into exit code 130 when not standalone
             raise KeyboardInterrupt
         if isinstance(rc, int) and rc:
@@ -180,6 +229,9 @@ def main() -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except (click.ClickException, TyperClickException) as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare command asked for its help: no error line
+            typer.echo(e.format_message())
+            sys.exit(0)
         print(f"error: {e.format_message()} (see instructpipe --help)", file=sys.stderr)
         sys.exit(1)
     except (click.exceptions.Abort, KeyboardInterrupt):

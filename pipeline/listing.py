@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from pipeline.adapters import ADAPTERS, get_adapter
 from pipeline.catalog import catalog
-from pipeline.ops import all_ops
+from pipeline.ops import all_ops, get_op
 
 
 def describe_params(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[str]:
@@ -37,10 +37,41 @@ def list_sources() -> str:
     return "\n".join(out)
 
 
+# The README's op tables, in the same order: what a user looks for first is the purpose.
+OP_GROUPS = (
+    ("Reading and mixing", ("ingest", "mix")),
+    ("Deduplication and filtering", ("dedup_exact", "dedup_minhash", "dedup_semantic", "rouge_novelty",
+                                     "filter", "decontaminate")),
+    ("Answering and scoring with an LLM", ("respond", "judge", "score_deita", "tag", "pairs")),
+    ("Selection", ("select", "ifd")),
+    ("Conversations and other languages", ("self_chat", "role_play", "user_sim", "self_refine", "translate",
+                                           "interactive_translate", "langid")),
+    ("Generating data", ("self_instruct", "alpaca_instruct", "evol_instruct", "evol_code", "guided_instruct",
+                         "unnatural_instruct")),
+    ("Export", ("export",)),
+)
+
+
+def _op_lines(name: str, indent: str = "") -> list[str]:
+    spec = all_ops()[name]
+    inputs = f"{spec.min_inputs}+" if spec.max_inputs is None else f"{spec.min_inputs}-{spec.max_inputs}"
+    head = f"{indent}{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}): {spec.doc}"
+    return [head] + [indent + line for line in describe_params(spec.params)]
+
+
 def list_ops() -> str:
+    ops = all_ops()
+    grouped = {name for _, names in OP_GROUPS for name in names}
+    groups = [(title, [n for n in names if n in ops]) for title, names in OP_GROUPS]
+    groups.append(("Other", sorted(set(ops) - grouped)))  # an op added without a group still shows
     out = []
-    for name, spec in sorted(all_ops().items()):
-        inputs = f"{spec.min_inputs}+" if spec.max_inputs is None else f"{spec.min_inputs}-{spec.max_inputs}"
-        out.append(f"{name} (v{spec.version}, inputs {inputs}{', LLM' if spec.uses_llm else ''}): {spec.doc}")
-        out += describe_params(spec.params)
-    return "\n".join(out)
+    for title, names in groups:
+        if names:
+            out += [f"{title}:"] + [line for name in names for line in _op_lines(name, "  ")] + [""]
+    return "\n".join(out).rstrip() + "\n\nOne op with its parameters: instructpipe ops NAME"
+
+
+def describe_op(name: str) -> str:
+    """One op's line and parameters; an unknown name is a ConfigError with the closest match."""
+    get_op(name)
+    return "\n".join(_op_lines(name))

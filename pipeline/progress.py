@@ -15,8 +15,8 @@ console = Console(stderr=True, highlight=False)
 
 def say(message: str) -> None:
     """One line of run output on stderr (plain when not a terminal)."""
-    if console.is_terminal:
-        console.print(message)
+    if console.is_terminal:  # plain text: rich would read `[stage]` as a markup tag and drop it
+        console.print(message, markup=False)
     else:
         print(message, file=sys.stderr, flush=True)
 
@@ -25,7 +25,7 @@ def say(message: str) -> None:
 def stage_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """Yield `advance(n)`; draws a bar on a TTY, else prints a line every 10 seconds."""
     if console.is_terminal:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        columns = [TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(label, total=total or None)
             yield lambda n=1: bar.advance(task, n)

@@ -103,27 +103,30 @@ def _report_link(run: dict) -> list[str]:
 
 
 def _loading(s: "ExportSummary") -> list[str]:
-    from pipeline.export.formats import dataset_info
-
     main = s.files[0] if s.files else "train.jsonl"
-    shape = s.fmt if s.fmt in ("alpaca", "sharegpt") else "messages"
-    info = json.dumps({s.name: dataset_info(shape, main, s.has_system)}, indent=2)
     lines = ["## Loading", ""]
     if s.fmt == "dpo":
-        return lines + ["Preference pairs in TRL's conversational format (`prompt`, `chosen`, "
-                        "`rejected`), for `DPOTrainer`:", "", "```python",
-                        "from datasets import load_dataset",
-                        f'ds = load_dataset("json", data_files="{main}", split="train")', "```", ""]
-    if s.fmt == "hf":
-        lines += ["```python", "from datasets import load_from_disk", 'ds = load_from_disk("hf")', "```", ""]
+        lines += ["Preference pairs in TRL's conversational format (`prompt`, `chosen`, "
+                  "`rejected`), for `DPOTrainer`:", "", "```python",
+                  "from datasets import load_dataset",
+                  f'ds = load_dataset("json", data_files="{main}", split="train")', "```", "",
+                  "The same pairs for LLaMA-Factory (`messages`, with `chosen` and `rejected` as one "
+                  "message each) are in the `*_llamafactory.jsonl` files.", ""]
+    elif s.fmt == "hf":
+        lines += ["```python", "from datasets import load_from_disk", 'ds = load_from_disk("hf")', "```", "",
+                  "LLaMA-Factory cannot read a `save_to_disk` folder: export `messages` or `parquet` for it.", ""]
     else:
         kind = "parquet" if s.fmt == "parquet" else "json"
         lines += ["```python", "from datasets import load_dataset",
                   f'ds = load_dataset("{kind}", data_files="{main}", split="train")', "```", ""]
-    if shape == "messages" and s.fmt != "hf":
-        lines += ["TRL `SFTTrainer` takes the `messages` column as is. axolotl:", "", "```yaml",
+    if s.fmt in ("messages", "parquet"):
+        lines += ["TRL `SFTTrainer` takes the `messages` column as is (also with `assistant_only_loss`). "
+                  "axolotl:", "", "```yaml",
                   "datasets:", f"  - path: {main}", "    type: chat_template",
                   "    field_messages: messages", "```", ""]
-    lines += ["LLaMA-Factory `dataset_info.json` entry (also written beside this card):", "",
-              "```json", info, "```", ""]
+    if s.llamafactory:
+        info = json.dumps(s.llamafactory, indent=2)
+        lines += ["LLaMA-Factory `dataset_info.json` (also written beside this card; "
+                  + ("use the `_validation` entry as `eval_dataset`" if len(s.llamafactory) > 1
+                     else "one entry, the train split") + "):", "", "```json", info, "```", ""]
     return lines

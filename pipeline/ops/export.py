@@ -31,7 +31,8 @@ class ExportParams(Params):
     seed: int = 0
     name: str | None = Field(None, description="dataset name (default: the recipe name)")
     card: bool = True
-    path: str | None = Field(None, description="output folder (default: <stage>/dataset)")
+    path: str | None = Field(None, description="output folder, relative to the recipe's folder "
+                                                 "(default: <stage>/dataset)")
 
 
 def complete_or_reason(rec: Record, fmt: str = "messages") -> Rejected | None:
@@ -44,6 +45,14 @@ def complete_or_reason(rec: Record, fmt: str = "messages") -> Rejected | None:
     return None
 
 
+def export_dir(ctx: StageContext, p: ExportParams) -> Path:
+    """`path` resolves against the recipe's folder, like every path in a recipe."""
+    if not p.path:
+        return ctx.stage_dir / "dataset"
+    path = Path(os.path.expanduser(p.path))
+    return path if path.is_absolute() or ctx.recipe_dir is None else ctx.recipe_dir / path
+
+
 def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterator[Item]:
     def kept() -> Iterator[Record]:
         for inp in inputs:
@@ -54,7 +63,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: ExportParams) -> Iterato
     for inp in inputs:
         for rec in inp:
             yield complete_or_reason(rec, p.format) or rec
-    out_dir = Path(p.path) if p.path else ctx.stage_dir / "dataset"
+    out_dir = export_dir(ctx, p)
     run_info = {"recipe": ctx.extra.get("recipe"), "stages": ctx.upstream,
                 "llm": llm_totals(RunDir(ctx.run_dir).stats(st["id"]) for st in ctx.upstream),
                 "report": os.path.relpath(ctx.run_dir / "report.html", out_dir)}

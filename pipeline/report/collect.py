@@ -190,8 +190,10 @@ def llm_row(view: StageView, llm_ops: frozenset[str]) -> dict | None:
     if view.op not in llm_ops and not st.get("requests"):
         return None
     row = {"id": view.id, "op": view.op, **llm_totals([st])}
-    row["retries"] = sum(v for k, v in st.items() if "retr" in k and numeric(v))
-    row["failures"] = sum(v for k, v in st.items() if ("fail" in k or "error" in k) and numeric(v))
+    # The LLM layer declares `retries` (every retry) and `failures` (requests given up); the
+    # `retries_<cause>` counters break `retries` down and must not be added to it again.
+    for key in ("retries", "failures"):
+        row[key] = st[key] if numeric(st.get(key)) else 0
     row["other"] = {k: v for k, v in sorted(st.items())
                     if numeric(v) and k not in row and k not in _STANDARD and not k.startswith("dropped_")}
     return row

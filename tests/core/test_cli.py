@@ -1,4 +1,5 @@
 import json
+import re
 
 from tests.conftest import QUICKSTART, SAMPLES, cli
 
@@ -71,7 +72,7 @@ def test_stage_command_runs_an_op_and_resumes(tmp_path):
     assert "nothing to do" in again.stderr
     assert out.read_text().splitlines() == kept
     one_line_error(cli("stage", "filter", "-i", str(ingested), "-o", str(out), "-p", "min_wrods=3"),
-                   "min_wrods: unknown key; did you mean min_words?")
+                   "-p min_wrods: unknown parameter; did you mean min_words?")
 
 
 def test_listings():
@@ -79,10 +80,83 @@ def test_listings():
     assert "alpaca:" in sources and "license: CC-BY-NC-4.0" in sources and "input_separator" in sources
     ops = cli("ops", check=True).stdout
     for name in ("ingest", "mix", "dedup_exact", "filter", "export"):
-        assert f"\n{name} (" in "\n" + ops
+        assert f"\n  {name} (" in ops
     assert "min_words: default None" in ops
 
 
 def test_usage_errors_are_one_line_exit_1():
     one_line_error(cli("nosuch"), "No such command 'nosuch'")
     one_line_error(cli("run"), "Missing argument")
+
+
+WIDE = {"COLUMNS": "200", "TERM": "dumb"}
+
+
+def test_bare_command_prints_help_and_exits_0_and_version():
+    for args in ((), ("batch",)):
+        proc = cli(*args, env=WIDE)
+        assert proc.returncode == 0, proc.stderr
+        assert "Usage:" in proc.stdout and "Commands" in proc.stdout
+        assert proc.stderr == ""
+    from pipeline import __version__
+
+    version = cli("--version", check=True)
+    assert version.stdout == f"instructpipe {__version__}\n"
+
+
+def test_help_texts_are_complete_and_types_readable():
+    import re
+
+    for command in ("run", "status", "stage", "ingest", "export", "report", "sources", "ops", "batch status"):
+        text = cli(*command.split(), "--help", env=WIDE, check=True).stdout
+        assert not re.search(r"<(str|int|bool|float|path|list\[\w+\])>", text), (command, text)
+        for line in text.splitlines():
+            if re.match(r"^\W*--", line.strip("│ ")):  # every option row says what it is for
+                assert re.search(r"--[\w-]+(\s+-\w)?\s+\S.*\s{2,}\S", line), (command, line)
+    run_help = cli("run", "--help", env=WIDE, check=True).stdout
+    for option, words in (("--model", "model name"), ("--base-url", "endpoint"), ("--concurrency", "requests")):
+        row = next(line for line in run_help.splitlines() if option in line)
+        assert words in row, row
+
+
+def test_ops_grouped_by_purpose_and_one_op():
+    from pipeline.ops import all_ops
+
+    text = cli("ops", check=True).stdout
+    headings = [line for line in text.splitlines() if line and not line.startswith(" ") and "(" not in line]
+    assert headings[:2] == ["Reading and mixing:", "Deduplication and filtering:"], headings
+    listed = re.findall(r"^  (\w+) \(v\d+", text, flags=re.M)
+    assert sorted(listed) == sorted(all_ops()) and len(listed) == len(set(listed))
+    one = cli("ops", "filter", check=True).stdout
+    assert one.startswith("filter (v") and "min_words: default None" in one
+    assert "dedup_exact" not in one
+    one_line_error(cli("ops", "filtr"), "unknown op 'filtr'; did you mean filter?")
+
+
+def test_stage_params_errors_name_the_p_option(tmp_path):
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    out = str(tmp_path / "o.jsonl")
+    proc = cli("stage", "filter", "-i", str(src), "-o", out, "-p", "min_wrods=3")
+    one_line_error(proc, "-p min_wrods: unknown parameter; did you mean min_words?")
+    assert "stages[" not in proc.stderr and "recipe:" not in proc.stderr
+    one_line_error(cli("stage", "filter", "-i", str(src), "-o", out, "-p", "min_words=abc"),
+                   "-p min_words=abc:", "integer")
+    one_line_error(cli("stage", "filter", "-i", str(src), "-o", out, "-p", "banned_keywords=[spam, eggs"),
+                   "-p banned_keywords=[spam, eggs: not valid YAML", "quote")
+    assert not (tmp_path / "o.jsonl.run").exists()
+
+
+def test_stage_inputs_are_named_after_their_files(tmp_path):
+    """The README's `stage mix -i a.jsonl -i b.jsonl -p caps={a: 10}` works as written."""
+    for name, n in (("a", 30), ("b", 5)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"messages": [{"role": "user", "content": f"{name} question {i}"},
+                                     {"role": "assistant", "content": "answer"}]}) + "\n" for i in range(n)))
+    proc = cli("stage", "mix", "-i", "a.jsonl", "-i", "b.jsonl", "-o", "mixed.jsonl", "-p", "caps={a: 10}",
+               cwd=tmp_path, check=True)
+    rows = [json.loads(x) for x in (tmp_path / "mixed.jsonl").read_text().splitlines()]
+    firsts = [r["messages"][0]["content"].split()[0] for r in rows]
+    assert firsts.count("a") == 10 and firsts.count("b") == 5, proc.stderr
+    one_line_error(cli("stage", "mix", "-i", "a.jsonl", "-i", "b.jsonl", "-o", "m2.jsonl", "-p", "caps={c: 1}",
+                       cwd=tmp_path), "not inputs", "'a'", "'b'")

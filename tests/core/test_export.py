@@ -109,3 +109,26 @@ def test_export_cli_from_run_folder_and_incomplete_records_skipped(quickstart_ru
     proc = cli("export", str(src), "--format", "messages", "-o", str(tmp_path / "m"), check=True)
     assert "incomplete" in proc.stderr
     assert len((tmp_path / "m" / "train.jsonl").read_text().splitlines()) == 1
+
+
+def test_export_cli_dpo_takes_the_recipe_path_rule(tmp_path):
+    """`export --format dpo` keeps only records with a rejected answer, as the `export` op does."""
+    from tests.core.test_cli import one_line_error
+
+    pair = Record.new([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+                      {"source": "s", "stage": "pairs", "rejected": {"id": "r", "content": "5"}})
+    plain = recs()[0]
+    src = tmp_path / "in.jsonl"
+    src.write_text(pair.to_json() + "\n" + plain.to_json() + "\n")
+    proc = cli("export", str(src), "--format", "dpo", "-o", str(tmp_path / "d"), check=True)
+    assert "no_rejected_answer 1" in proc.stderr
+    rows = [json.loads(x) for x in (tmp_path / "d" / "train.jsonl").read_text().splitlines()]
+    assert rows == [{"prompt": [{"role": "user", "content": "2+2?"}],
+                     "chosen": [{"role": "assistant", "content": "4"}],
+                     "rejected": [{"role": "assistant", "content": "5"}]}]
+    only_plain = tmp_path / "plain.jsonl"
+    only_plain.write_text(plain.to_json() + "\n")
+    one_line_error(cli("export", str(only_plain), "--format", "dpo", "-o", str(tmp_path / "e")),
+                   f"{only_plain}: no record to export", "no_rejected_answer 1")
+    assert not (tmp_path / "e" / "train.jsonl").exists()
+    assert "dpo" in cli("export", "--help").stdout

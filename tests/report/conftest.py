@@ -16,7 +16,8 @@ XSS = "<script>alert(1)</script>"
 TITLE_XSS = "<script>document.title='pwned'</script>"
 IMG_XSS = "<img src=x onerror=\"document.title='pwned'\">"
 LLM_COUNTERS = {"requests": 12, "cached": 5, "tokens_in": 3400, "tokens_out": 1200,
-                "cost_usd": 0.0123, "retries": 3, "failed_requests": 1}
+                "cost_usd": 0.0123, "retries": 3, "retries_connection_error": 2, "retries_rate_limit": 1,
+                "failures": 1, "not_sent": 2}
 
 
 def _chat(user: str, assistant: str | None, **meta) -> dict:

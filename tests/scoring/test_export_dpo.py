@@ -35,7 +35,8 @@ def test_dpo_rows_and_card(tmp_path):
     assert rows[1]["prompt"] == ROWS[1].messages[:-1]
     assert rows[1]["chosen"] == [{"role": "assistant", "content": "6"}]
     assert rows[1]["rejected"] == [{"role": "assistant", "content": "7"}]
-    assert not (tmp_path / "exp" / "dataset_info.json").exists()
+    info = json.loads((tmp_path / "exp" / "dataset_info.json").read_text())  # LLaMA-Factory's ranking entry
+    assert info["prefs"]["ranking"] is True and info["prefs"]["file_name"] == "train_llamafactory.jsonl"
     card = (tmp_path / "exp" / "README.md").read_text()
     assert "- dpo\n" in card and "- sft\n" not in card and "DPOTrainer" in card
     ds = datasets.load_dataset("json", data_files=str(tmp_path / "exp" / "train.jsonl"), split="train",
