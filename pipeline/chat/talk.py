@@ -68,6 +68,18 @@ class Talk:
         return None if r is None else (r.text or r.refusal or r.error or r.raw)
 
 
+def other_endpoint(ctx: StageContext, given: "LLMSettings | None"):
+    """The `ask` of a second model or endpoint within a stage (a user simulator, a translator): its
+    keys on top of the stage's `llm:` settings, sharing the stage's cache and counters; None to use
+    the stage's own (also in a dry run, which renders with the stage's own)."""
+    if given is None or not hasattr(ctx.llm, "sibling"):
+        return None
+    from pipeline.llm.settings import LLMSettings
+
+    settings = LLMSettings(**{**ctx.llm.settings.model_dump(), **given.model_dump(exclude_unset=True)})
+    return ctx.llm.sibling(settings).ask_async
+
+
 def seed_tasks(ctx: StageContext, inputs: list[StageInput], samples: int,
                make: Callable[..., Any]) -> Iterator[Callable[[AsyncAsk], Any]]:
     """One task per (input record, sample): `make(record, sample, ask)`; extra samples are counted."""

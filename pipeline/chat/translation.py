@@ -8,7 +8,7 @@ from pipeline.chat.protect import Protected, protect, restore
 from pipeline.chat.turns import labelled
 from pipeline.prompts import load_prompt
 
-TRANSLATE_PROMPTS = ("translate_text", "translate_respond_system")
+TRANSLATE_PROMPTS = ("translate_text", "translate_respond_system", "translate_text_only_system")
 BAYLING_PROMPTS = ("bayling_request", "bayling_followup")
 
 FOLLOWUPS = {
@@ -28,6 +28,14 @@ def translate_messages(text: str, source: str, target: str) -> tuple[list[dict],
     body = load_prompt("translate_text").render(text=prot.text, source=source, target=target,
                                                 markers=bool(prot.spans))
     return [{"role": "user", "content": body}], prot
+
+
+def text_only_messages(text: str, source: str, target: str) -> tuple[list[dict], Protected]:
+    """For a dedicated MT model: a one-line system message naming the languages, then the text
+    alone (code, links and placeholders still swapped for markers)."""
+    prot = protect(text.strip())
+    system = load_prompt("translate_text_only_system").render(source=source, target=target)
+    return [{"role": "system", "content": system}, {"role": "user", "content": prot.text}], prot
 
 
 def finish_translation(reply_text: str, prot: Protected) -> tuple[str | None, str]:

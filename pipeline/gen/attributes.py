@@ -1,5 +1,5 @@
-"""Attribute files for guided generation (LaMini-LM topics, AttrPrompt attributes) and the seeded
-sampling of one combination per request.
+"""Attribute files for guided generation (LaMini-LM topics, AttrPrompt attributes, Phoenix's
+user roles for user-centred instructions) and the seeded sampling of one combination per request.
 
 The YAML maps attribute names to lists of values; `topics` may instead map each topic to its
 subtopics. Problems are reported as `file:line: key: problem`.
@@ -15,10 +15,11 @@ import yaml
 
 from pipeline.errors import ConfigError
 
-LABELS = {"topics": "Topic", "subtopics": "Subtopic", "task_types": "Task type", "styles": "Style",
+LABELS = {"roles": "The user (write as this person would ask, with the input they would give)",
+          "topics": "Topic", "subtopics": "Subtopic", "task_types": "Task type", "styles": "Style",
           "audiences": "Audience", "lengths": "Length of the expected answer",
           "languages": "Language of the instruction"}
-SINGULAR = {"topics": "topic", "subtopics": "subtopic", "task_types": "task_type", "styles": "style",
+SINGULAR = {"roles": "role", "topics": "topic", "subtopics": "subtopic", "task_types": "task_type", "styles": "style",
             "audiences": "audience", "lengths": "length", "languages": "language"}
 
 

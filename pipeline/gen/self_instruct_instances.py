@@ -8,7 +8,7 @@ next `Task:`. At most `max_instances` instances are kept per task (a seeded samp
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from typing import Iterator, Literal
 
 from pydantic import Field
 
@@ -31,6 +31,9 @@ CHUNK = 256  # tasks per phase: bounds memory and lets records stream out during
 class InstanceParams(Params):
     max_instances: int = Field(5, ge=1, description="instances kept per task")
     instance_presence_penalty: float = Field(1.5, ge=-2, le=2)
+    classification_answer: Literal["exact", "first_word"] = Field(
+        "exact", description="exact: a task is classification only when the stripped reply is Yes, yes or "
+                             "YES (the reference); first_word: its first word is yes (chat models' 'Yes.')")
 
 
 def build_clf_prompt(instruction: str, chat: bool) -> str:
@@ -52,7 +55,7 @@ def with_instances(ctx: StageContext, kept: list[Record], p: InstanceParams, com
                 for i, r in enumerate(chunk)]
         labels: list[bool | Rejected] = []
         for rec, reply in zip(chunk, ask_all(ctx, asks)):
-            labels.append(classify(ctx, rec, reply))
+            labels.append(classify(ctx, rec, reply, p.classification_answer))
         todo = [(rec, lab) for rec, lab in zip(chunk, labels) if not isinstance(lab, Rejected)]
         asks = [text_request(build_instance_prompt(rec.meta["instruction"], lab, not completion),
                              completion=completion, tag=i, temperature=0.0, top_p=0.0,
@@ -70,14 +73,14 @@ def with_instances(ctx: StageContext, kept: list[Record], p: InstanceParams, com
             yield from items
 
 
-def classify(ctx: StageContext, rec: Record, reply: Reply) -> bool | Rejected:
+def classify(ctx: StageContext, rec: Record, reply: Reply, rule: str = "exact") -> bool | Rejected:
     """True for a classification task; an unclear answer counts as no (as the reference does)."""
     problem = reply_problem(reply)
     if problem:
         return Rejected(problem[0], f"classification check: {problem[1]}", record=rec,
                         extra={"raw_reply": raw_text(reply)})
-    answer = parse_yes_no(reply.text)
-    if answer is None:
+    answer = (reply.text or "").strip() in ("Yes", "yes", "YES") if rule == "exact" else parse_yes_no(reply.text)
+    if answer is None or (rule == "exact" and not answer and parse_yes_no(reply.text) is None):
         ctx.count("classification_unclear")
     ctx.count("classification_tasks" if answer else "generation_tasks")
     return bool(answer)

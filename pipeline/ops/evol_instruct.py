@@ -42,7 +42,15 @@ class EvolParams(Params):
     temperature: float = Field(1.0, ge=0, le=2, description="for the evolving calls")
     top_p: float = Field(0.95, gt=0, le=1, description="for the evolving calls")
     max_tokens: int = Field(2048, ge=1, description="for the evolving calls")
-    response_max_tokens: int | None = Field(None, ge=1, description="for the answers (default: the llm block's)")
+    response_max_tokens: int | None = Field(2048, ge=1, description="for the answers (WizardLM: 2048; "
+                                                                   "none: the llm block's)")
+    response_temperature: float | None = Field(1.0, ge=0, le=2, description="for the answers (WizardLM: 1)")
+    response_top_p: float | None = Field(0.95, gt=0, le=1, description="for the answers (WizardLM: 0.95)")
+    system: str | None = Field("You are a helpful assistant.",
+                               description="system message of the evolving and answering calls (chat "
+                                           "endpoints), as WizardLM's; none: no system message")
+    eliminate: bool = Field(True, description="apply the elimination rules (copied prompt words, no "
+                                              "information gain, sorry, only stop words)")
 
     @field_validator("operations")
     @classmethod
@@ -56,6 +64,7 @@ class EvolParams(Params):
 
 class EvolCodeParams(EvolParams):
     operations: tuple[str, ...] = Field(tuple(CODE_METHODS), description="code methods drawn uniformly each round")
+    eliminate: bool = Field(False, description="apply Evol-Instruct's elimination rules (WizardCoder does not)")
 
 
 def build_evolve_prompt(operation: str, instruction: str, code: bool = False) -> tuple[str, str]:
@@ -95,8 +104,8 @@ class Evolver:
     async def step(self, ask, text: str, parent: str, operation: str, rnd: int, inherited: dict) -> Item:
         p = self.p
         prompt, ref = build_evolve_prompt(operation, text, self.code)
-        request = text_request(prompt, completion=self.completion, sample=rnd, temperature=p.temperature,
-                               top_p=p.top_p, max_tokens=p.max_tokens)
+        request = text_request(prompt, completion=self.completion, sample=rnd, system=p.system,
+                               temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens)
         reply, _ = await ask_with_reasks(ask, request, self.reasks, reask_reason)
         meta = {**inherited, "source": "evol_code" if self.code else "evol_instruct", "stage": self.ctx.stage_id,
                 "parents": [parent], "operation": operation, "round": rnd, "prompt": ref}
@@ -108,6 +117,8 @@ class Evolver:
                             where=f"{parent} round {rnd}", extra={"operation": operation})
         evolved = reply.text.strip()
         rec = Record.new([{"role": "user", "content": evolved}], meta)
+        if not p.eliminate:
+            return await self.answer_only(ask, rec, evolved)
         copied = copied_prompt_words(evolved)
         if copied:
             return Rejected("copied_prompt_words", f"contains {copied!r}", record=rec)
@@ -115,10 +126,23 @@ class Evolver:
             return Rejected("no_information_gain", "the evolved instruction is the original", record=rec)
         return await self.eliminate(ask, rec, text, evolved)
 
+    def answer_request(self, evolved: str):
+        p = self.p
+        extra = {k: v for k, v in (("max_tokens", p.response_max_tokens), ("temperature", p.response_temperature),
+                                   ("top_p", p.response_top_p)) if v is not None}
+        return text_request(evolved, completion=self.completion, system=p.system, **extra)
+
+    async def answer_only(self, ask, rec: Record, evolved: str) -> Item:
+        """WizardCoder: every evolution is answered and kept; only unusable replies are dropped."""
+        answer, _ = await ask_with_reasks(ask, self.answer_request(evolved), self.reasks, reask_reason)
+        problem = reply_problem(answer)
+        if problem:
+            return Rejected(f"response_{problem[0]}", problem[1], record=rec, extra={"raw_reply": raw_text(answer)})
+        return Record.new(rec.messages + [{"role": "assistant", "content": answer.text.strip()}], rec.meta)
+
     async def eliminate(self, ask, rec: Record, original: str, evolved: str) -> Item:
         p = self.p
-        extra = {"max_tokens": p.response_max_tokens} if p.response_max_tokens else {}
-        asks = [ask_with_reasks(ask, text_request(evolved, completion=self.completion, **extra), self.reasks,
+        asks = [ask_with_reasks(ask, self.answer_request(evolved), self.reasks,
                                 partial(reask_reason, refusal_prose=False))]
         if p.equality_check:
             asks.append(ask_with_reasks(ask, text_request(build_equal_prompt(original, evolved),
@@ -175,12 +199,12 @@ def run_code(ctx: StageContext, inputs: list[StageInput], p: EvolCodeParams) -> 
 
 
 SPEC = OpSpec(
-    name="evol_instruct", fn=run, params=EvolParams, version=1, min_inputs=1, uses_llm=True,
+    name="evol_instruct", fn=run, params=EvolParams, version=2, min_inputs=1, uses_llm=True,
     prompts=(DEPTH_PROMPT, BREADTH_PROMPT, EQUAL_PROMPT),
     doc="Evol-Instruct: M rounds of in-depth/in-breadth evolution with elimination; answers kept evolutions.",
 )
 CODE_SPEC = OpSpec(
-    name="evol_code", fn=run_code, params=EvolCodeParams, version=1, min_inputs=1, uses_llm=True,
+    name="evol_code", fn=run_code, params=EvolCodeParams, version=2, min_inputs=1, uses_llm=True,
     prompts=(CODE_PROMPT, EQUAL_PROMPT),
-    doc="WizardCoder code evolution: five code methods, M rounds, the same elimination rules.",
+    doc="WizardCoder code evolution: five code methods, M rounds; every evolution answered (elimination on request).",
 )

@@ -1,11 +1,12 @@
 """`ifd`: Cherry-LLM instruction-following difficulty with a local causal LM (extra `ifd`).
 
 IFD(Q, A) = L(A | Q) / L(A): the mean cross-entropy of the answer tokens after the prompt
-(Alpaca template by default) over their mean cross-entropy after only `### Response:`. A high
+(Alpaca template by default, with its Input section when the record has an input) over their
+mean cross-entropy after only `### Response:`. A high
 IFD means the instruction helps the model little: a hard, informative example. Records whose
 IFD exceeds 1 (the instruction does not help) are dropped (`ifd_above_1`), as are those whose
-prompt fills `max_length` (`ifd_too_long`); of the rest, the `fraction` of all input records
-with the highest IFD is kept (`ifd_not_top` for the others). The IFD and both losses go to
+prompt fills `max_length` (`ifd_too_long`); of the rest, the `fraction` with the highest IFD is
+kept (`ifd_not_top` for the others), as Cherry LLM's `sample_rate` is taken of the survivors. The IFD and both losses go to
 `meta.scores`. For multi-turn records the earlier turns are part of the instruction and the
 last answer is scored. The model is a local folder or `package:NAME`; never downloaded.
 """
@@ -28,6 +29,9 @@ from pipeline.record import Record, Rejected
 
 ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately completes "
           "the request.\n\n### Instruction:\n{instruction}\n\n### Response:")
+ALPACA_INPUT = ("Below is an instruction that describes a task, paired with an input that provides further "
+                "context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
+                "{instruction}\n\n### Input:\n{input}\n\n### Response:")
 TEMPLATES = {"alpaca": ALPACA, "plain": "{instruction}\n\n### Response:"}
 DIRECT = "### Response:"
 
@@ -36,7 +40,8 @@ class IfdParams(Params):
     model: str = Field(description="local causal-LM folder, or package:NAME")
     template: Literal["alpaca", "plain"] = Field("alpaca", description="prompt around the instruction")
     max_length: int = Field(512, ge=8, description="most tokens of prompt + answer")
-    fraction: float | None = Field(None, gt=0.0, le=1.0, description="keep this share of the input, highest IFD")
+    fraction: float | None = Field(None, gt=0.0, le=1.0, description="keep this share of the records with IFD <= 1, "
+                                                                     "highest IFD first (Cherry LLM's sample_rate)")
     device: str = Field("cpu", description="torch device")
 
 
@@ -58,6 +63,13 @@ class Scorer:
     def ids(self, text: str, special: bool) -> list[int]:
         return self.tok(text, add_special_tokens=special)["input_ids"]
 
+    def prompt_stats(self, text: str, max_length: int) -> tuple[float, "np.ndarray"]:
+        """(perplexity of the whole text, mean of its last hidden layer): Cherry LLM's "pre" pass."""
+        ids = self.torch.tensor([self.ids(text, True)[:max_length]], device=self.device)
+        with self.torch.no_grad():
+            out = self.model(input_ids=ids, labels=ids, output_hidden_states=True)
+        return math.exp(float(out.loss)), out.hidden_states[-1][0].mean(dim=0).float().cpu().numpy()
+
     def loss(self, prefix: list[int], answer: list[int]) -> float:
         ids = self.torch.tensor([prefix + answer], device=self.device)
         labels = self.torch.tensor([[-100] * len(prefix) + answer], device=self.device)
@@ -65,19 +77,33 @@ class Scorer:
             return float(self.model(input_ids=ids, labels=labels).loss)
 
 
-def split(rec: Record) -> tuple[str, str]:
-    """(instruction with any earlier turns, last answer)."""
+def split(rec: Record) -> tuple[str, str, str]:
+    """(instruction with any earlier turns, its input, last answer). The input is `meta.input`
+    when the last user turn ends with it (Alpaca-format sources and the generation ops keep it)."""
     body = [m for m in rec.messages if m["role"] != "system"]
     earlier = "\n\n".join(m["content"] for m in body[:-1])
-    return earlier, rec.response
+    extra = rec.meta.get("input")
+    if isinstance(extra, str) and extra.strip() and earlier.endswith(extra.strip()):
+        head = earlier[:-len(extra.strip())].rstrip()
+        if head:
+            return head, extra.strip(), rec.response
+    return earlier, "", rec.response
+
+
+def prompt_text(template: str, instruction: str, extra: str) -> str:
+    """Cherry LLM's prompt: Alpaca's template with an Input section when the record has an input."""
+    if template == "alpaca" and extra:
+        return ALPACA_INPUT.format(instruction=instruction, input=extra)
+    text = f"{instruction}\n\n{extra}" if extra else instruction
+    return TEMPLATES[template].format(instruction=text)
 
 
 def ifd(scorer: Scorer, rec: Record, p: IfdParams) -> tuple[str, float, float, float]:
     """(verdict, ifd, conditional loss, direct loss); verdict '' when scored."""
     if not rec.complete:
         return "ifd_no_answer", math.nan, math.nan, math.nan
-    instruction, answer = split(rec)
-    prompt = scorer.ids(TEMPLATES[p.template].format(instruction=instruction), True)
+    instruction, extra, answer = split(rec)
+    prompt = scorer.ids(prompt_text(p.template, instruction, extra), True)
     if len(prompt) >= p.max_length:
         return "ifd_too_long", math.nan, math.nan, math.nan
     ans = scorer.ids(answer, False)[:p.max_length - len(prompt)]
@@ -87,16 +113,20 @@ def ifd(scorer: Scorer, rec: Record, p: IfdParams) -> tuple[str, float, float, f
     return "", cond / direct if direct > 0 else math.inf, cond, direct
 
 
-def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[Item]:
-    spec = p.model
+def scorer_for(ctx: StageContext, model: str, device: str) -> Scorer:
+    spec = model
     if not spec.startswith("package:") and ctx.recipe_dir and not Path(spec).is_absolute():
         spec = str(ctx.recipe_dir / spec)
-    scorer = Scorer(model_folder(spec), p.device)
+    return Scorer(model_folder(spec), device)
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[Item]:
+    scorer = scorer_for(ctx, p.model, p.device)
     results = [ifd(scorer, rec, p) for rec in all_records(inputs)]
     values = np.array([r[1] if not r[0] and r[1] <= 1 else -np.inf for r in results])
     keep = values > -np.inf
-    if p.fraction is not None:
-        k = int(len(results) * p.fraction)
+    if p.fraction is not None:     # Cherry LLM's sample_rate: a share of the records that pass IFD <= 1
+        k = int(keep.sum() * p.fraction)
         top = np.argsort(-values, kind="stable")[:k]
         chosen = np.zeros(len(results), dtype=bool)
         chosen[top] = True
@@ -118,6 +148,6 @@ def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[I
 
 
 SPEC = OpSpec(
-    name="ifd", fn=run, params=IfdParams, version=1, min_inputs=1,
+    name="ifd", fn=run, params=IfdParams, version=2, min_inputs=1,
     doc="Cherry-LLM instruction-following difficulty with a local causal LM; drop IFD > 1, keep the top fraction.",
 )

@@ -11,7 +11,7 @@ reason. Takes no inputs. Rejects `bad_task_list`, `too_few_turns`, `llm_error` a
 from __future__ import annotations
 
 from functools import partial
-from typing import Iterator
+from typing import Iterator, Literal
 
 from pydantic import Field
 
@@ -38,6 +38,10 @@ class RolePlayParams(Params):
     user_no_instruct_threshold: int = Field(3, ge=1)
     assistant_instruct_threshold: int = Field(1, ge=1)
     repeat_word_threshold: int = Field(4, ge=1)
+    repeat_word_rule: Literal["reference", "consecutive"] = Field(
+        "reference", description="reference: CAMEL's counter as its code runs (never ends a conversation); "
+                                 "consecutive: stop after `repeat_word_threshold` farewell steps in a row")
+    agent_temperature: float | None = Field(0.2, ge=0, le=2, description="both agents' temperature (CAMEL: 0.2)")
     repeat_words: list[str] = Field(default_factory=lambda: list(camel.FAREWELLS))
     keep_system: bool = Field(False, description="keep the assistant's inception prompt as system message")
 
@@ -100,7 +104,8 @@ async def play(talk: Talk, ref: Referee, a_sys: str, u_sys: str) -> tuple[list[t
 
 async def converse(a_role: str, u_role: str, task: str, p: RolePlayParams, reasks: int, meta: dict,
                    ask: AsyncAsk) -> Item:
-    talk, where = Talk(ask, 0, reasks), f"{a_role} | {u_role} | {task}"
+    agents = {"temperature": p.agent_temperature} if p.agent_temperature is not None else {}
+    talk, where = Talk(ask, 0, reasks, agents), f"{a_role} | {u_role} | {task}"
     specified = task
     if p.specify:
         extra = {"temperature": p.specify_temperature} if p.specify_temperature is not None else {}
@@ -110,13 +115,15 @@ async def converse(a_role: str, u_role: str, task: str, p: RolePlayParams, reask
             return Rejected(why, "task specifier", raw=talk.raw(), where=where)
     a_sys, u_sys = camel.system_prompts(a_role, u_role, specified)
     ref = Referee(Limits(p.max_messages, p.user_no_instruct_threshold, p.assistant_instruct_threshold,
-                         p.repeat_word_threshold, tuple(w.lower() for w in p.repeat_words)))
+                         p.repeat_word_threshold, tuple(w.lower() for w in p.repeat_words),
+                         p.repeat_word_rule))
     pairs, end = await play(talk, ref, a_sys, u_sys)
     messages = [{"role": "system", "content": a_sys}] if p.keep_system else []
     for instruction, solution in pairs:
         messages += [{"role": "user", "content": instruction}, {"role": "assistant", "content": solution}]
     meta = dict(meta, assistant_role=a_role, user_role=u_role, original_task=task, specified_task=specified,
-                num_messages=ref.messages, model=talk.model)
+                num_messages=ref.messages, model=talk.model,
+                **({"repeat_word_hits": ref.repeat_hits} if ref.repeat_hits else {}))
     seed = Record.new([{"role": "user", "content": task}], {})
     item = finish(seed, messages, meta, end=end, raw=talk.raw())
     if isinstance(item, Record):
@@ -145,7 +152,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: RolePlayParams) -> Itera
 
 
 SPEC = OpSpec(
-    name="role_play", fn=run, params=RolePlayParams, version=1, min_inputs=0, max_inputs=0, uses_llm=True,
+    name="role_play", fn=run, params=RolePlayParams, version=2, min_inputs=0, max_inputs=0, uses_llm=True,
     prompts=camel.PROMPTS,
     doc="CAMEL role-playing: AI user and AI assistant roles, specified tasks, inception prompts, termination rules.",
 )

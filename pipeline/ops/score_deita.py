@@ -8,7 +8,9 @@ rule, renormalised over those six tokens); otherwise, the number the reply state
 reply must state a number from 1 to 6 (else it is re-asked, then the record is rejected).
 Writes `meta.scores.deita_complexity` and `deita_quality` (means over turns) and `deita_score` =
 Σ complexity_t × quality_t over answered turns; per-turn values and the method in `meta.deita`.
-Drops nothing else: choosing records by these scores is `select`'s job.
+Drops nothing else: choosing records by these scores is `select`'s job. `prompt: deita` uses
+Deita's released scorer models instead (their own prompt layout on a completions endpoint, the
+softmax over the six score tokens, 3.0 when one is missing; `deita_scorer.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pipeline.llm.types import AsyncAsk, Reply
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.record import Record
 from pipeline.scoring.ask import ScorerParams, Outcome, ask_parsed, in_order, reask_limit, rejection, with_scores
+from pipeline.scoring.deita_scorer import complexity_request, deita_expectation, quality_request
 from pipeline.scoring.layout import DEITA_PROMPTS, complexity_messages, quality_messages
 from pipeline.scoring.parse import Failure, digit_expectation, parse_score
 
@@ -35,6 +38,9 @@ class DeitaParams(ScorerParams):
     logprobs: bool = Field(True, description="ask for logprobs and use the expected score "
                                              "(set false for endpoints that reject logprobs)")
     top_logprobs: int = Field(20, ge=6, le=20, description="alternatives per token to ask for")
+    prompt: Literal["rubric", "deita"] = Field(
+        "rubric", description="rubric: a general chat model follows our scoring rubric; deita: Deita's released "
+                              "scorer models behind a completions endpoint, in their own prompt layout")
 
 
 def parse_deita(reply: Reply) -> tuple[float, str] | Failure:
@@ -66,7 +72,36 @@ def combine(complexity: list[float], quality: list[float | None]) -> dict:
     return out
 
 
+async def scorer_model_outcome(ask: AsyncAsk, request) -> Outcome:
+    """One score from a Deita scorer model: never re-asked (nothing to parse), 3.0 as Deita's fallback."""
+    reply = await ask(request)
+    if reply.error is not None:
+        return Outcome(failure=Failure("llm_error", reply.error), raw=[], reply=reply)
+    return Outcome(deita_expectation(reply.raw), None, [reply.text], reply)
+
+
+async def score_with_scorer_models(ask: AsyncAsk, rec: Record, p: DeitaParams) -> tuple[Item, list[Outcome]]:
+    """Deita's own pipeline: every turn's complexity, and every turn's quality, a final
+    unanswered turn against an empty response."""
+    pairs = turn_pairs(rec)
+    jobs_c = [scorer_model_outcome(ask, complexity_request(q, p.top_logprobs)) for q, _ in pairs] \
+        if "complexity" in p.scores else []
+    jobs_q = [scorer_model_outcome(ask, quality_request(q, a, p.top_logprobs)) for q, a in pairs] \
+        if "quality" in p.scores else []
+    outcomes = list(await asyncio.gather(*jobs_c, *jobs_q))
+    failed = next((o for o in outcomes if not o.ok), None)
+    if failed:
+        return rejection(rec, failed, "deita"), outcomes
+    complexity = [o.value[0] for o in outcomes[:len(jobs_c)]]
+    quality = [o.value[0] for o in outcomes[len(jobs_c):]]
+    detail = {"complexity": [round(c, 4) for c in complexity], "quality": [round(q, 4) for q in quality],
+              "method": sorted({o.value[1] for o in outcomes}), "prompt": "deita"}
+    return with_scores(rec, combine(complexity, quality), deita=detail), outcomes
+
+
 async def score_record(ask: AsyncAsk, rec: Record, p: DeitaParams, reasks: int) -> tuple[Item, list[Outcome]]:
+    if p.prompt == "deita":
+        return await score_with_scorer_models(ask, rec, p)
     pairs = turn_pairs(rec)
     params = {"logprobs": True, "top_logprobs": p.top_logprobs} if p.logprobs else {}
 
@@ -108,7 +143,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DeitaParams) -> Iterator
 
 
 SPEC = OpSpec(
-    name="score_deita", fn=run, params=DeitaParams, version=1, min_inputs=1, uses_llm=True,
+    name="score_deita", fn=run, params=DeitaParams, version=2, min_inputs=1, uses_llm=True,
     prompts=DEITA_PROMPTS,
     doc="Deita complexity and quality scores (1-6) per turn from an LLM (logprob expectation when "
         "available); deita_score = Σ complexity × quality; into meta.scores.",

@@ -1,8 +1,9 @@
 """`self_chat`: Baize self-chat dialogues seeded by each record's first user turn (a topic or question).
 
 v1: one request writes the whole `[Human]`/`[AI]` transcript, parsed as Baize does (preamble and
-last segment dropped, stop at the first malformed segment), capped at `max_turns`. v2: per round,
-the model writes the next human line (stop at `[AI]`) and a plain chat answers it.
+last segment dropped, stop at the first malformed segment), uncapped unless `max_turns`. v2: per
+round, the model writes the next human line (stop at `[AI]`) and a plain chat answers it; the final
+exchange is dropped as Baize's preprocessing does (`drop_last`).
 Writes one dialogue per seed and sample (`meta.parents` = the seed). Rejects `unparsable` (no
 round could be read), `too_few_turns`, `llm_error`, and after re-asks `empty`/`refusal`/`incomplete`.
 """
@@ -24,9 +25,12 @@ from pipeline.record import Record
 
 class SelfChatParams(Params):
     variant: Literal["v1", "v2"] = Field("v1", description="v1: one call per transcript; v2: one call per turn")
-    max_turns: int = Field(5, ge=1, le=100, description="most rounds (human + AI) per dialogue")
+    max_turns: int | None = Field(None, ge=1, le=100, description="v1: most rounds kept (none: no cap, as "
+                                  "Baize); v2: rounds asked for (none: 5)")
     min_turns: int = Field(1, ge=1, description="fewest rounds to keep a dialogue")
     samples: int = Field(1, ge=1, le=64, description="dialogues per seed")
+    drop_last: bool = Field(True, description="v2: drop the final exchange, as Baize's preprocessing does "
+                                              "(false keeps every round asked for)")
 
 
 def _v1_check(reply: Reply) -> str | None:
@@ -37,10 +41,7 @@ def _v1_check(reply: Reply) -> str | None:
     return why
 
 
-def _human_check(reply: Reply) -> str | None:
-    """An empty human line means the human has no more questions: not a bad reply."""
-    why = problem(reply)
-    return None if why == "empty" else why
+V2_ROUNDS = 5
 
 
 def _messages(rounds: list[tuple[str, str]]) -> list[dict]:
@@ -56,31 +57,36 @@ async def chat_v1(rec: Record, sample: int, p: SelfChatParams, reasks: int, meta
     if why:
         return finish(rec, [], meta, end=why, raw=talk.raw(), min_rounds=p.min_turns)
     rounds = baize.parse_transcript(text)
-    end = "max_turns" if len(rounds) > p.max_turns else "transcript_end"
+    cap = p.max_turns or len(rounds)
+    end = "max_turns" if len(rounds) > cap else "transcript_end"
     meta = dict(meta, model=talk.model)
-    return finish(rec, _messages(rounds[:p.max_turns]), meta, end=end, raw=text, min_rounds=p.min_turns)
+    return finish(rec, _messages(rounds[:cap]), meta, end=end, raw=text, min_rounds=p.min_turns)
 
 
 async def chat_v2(rec: Record, sample: int, p: SelfChatParams, reasks: int, meta: dict, ask: AsyncAsk) -> Item:
+    """Baize's collect_v2 loop: a fixed number of rounds, each a human line (stop at `[AI]`) and its
+    answer. An empty human line is a bad reply like any other (re-asked), not the end of the talk."""
     talk = Talk(ask, sample, reasks)
     topic, rounds, end = rec.instruction, [], "max_turns"
-    for _ in range(p.max_turns):
-        text, why = await talk.turn(baize.v2_human_messages(topic, rounds), _human_check, stop=[baize.AI])
+    for _ in range(p.max_turns or V2_ROUNDS):
+        text, why = await talk.turn(baize.v2_human_messages(topic, rounds), checked(_human_line), stop=[baize.AI])
         if why:
             end = why
             break
-        human = baize.clean_human(text)
-        if not human:
-            end = "human_done"
-            break
-        answer, why = await talk.turn(baize.v2_ai_messages(rounds, human), checked())
+        answer, why = await talk.turn(baize.v2_ai_messages(rounds, baize.clean_human(text)), checked())
         if why:
             end = why
             break
-        rounds.append((human, answer))
+        rounds.append((baize.clean_human(text), answer))
+    if p.drop_last and end == "max_turns" and rounds:
+        rounds, end = rounds[:-1], "last_dropped"   # preprocess.py keeps split("[Human]")[1:-1]
     meta = dict(meta, model=talk.model)
-    return finish(rec, _messages(rounds), meta, end=end, raw=talk.raw() if end != "max_turns" else None,
-                  min_rounds=p.min_turns)
+    return finish(rec, _messages(rounds), meta, end=end,
+                  raw=talk.raw() if end not in ("max_turns", "last_dropped") else None, min_rounds=p.min_turns)
+
+
+def _human_line(text: str) -> str | None:
+    return None if baize.clean_human(text) else "empty"
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: SelfChatParams) -> Iterator[Item]:
@@ -97,7 +103,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfChatParams) -> Itera
 
 
 SPEC = OpSpec(
-    name="self_chat", fn=run, params=SelfChatParams, version=1, min_inputs=1, uses_llm=True,
+    name="self_chat", fn=run, params=SelfChatParams, version=2, min_inputs=1, uses_llm=True,
     prompts=(baize.PROMPT,),
     doc="Baize self-chat (v1 whole transcript, v2 turn by turn) seeded by each record's first user turn.",
 )

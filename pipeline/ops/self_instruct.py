@@ -26,6 +26,7 @@ from pipeline.gen.params import ListGenParams
 from pipeline.gen.pieces import Piece
 from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds, summarize
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
+from pipeline.gen import finetune_format as ft
 from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParams, with_instances
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
@@ -48,6 +49,9 @@ class SelfInstructParams(InstanceParams, ListGenParams):
     max_tokens: int = Field(1024, ge=1)
     generate_instances: bool = Field(True, description="classify each kept task and generate its instances; "
                                      "false: output the instructions as open records")
+    finetuning_format: bool = Field(False, description="the reference's training format: instance prompts in "
+                                    "its random templates (a lone `Field:` prefix dropped half of the time), "
+                                    "the seed instances added in the same format")
 
 
 def build_tasks_prompt(instructions: list[str], *, classification: bool, first: int, last: int,
@@ -129,7 +133,10 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> I
     if not seeds:
         which = "classification seeds (meta.is_classification)" if p.classification_seeds_only else "seeds"
         raise InputError(f"stage {ctx.stage_id}: no {which} in the input ({len(records)} records)")
-    yield from hand_over(ctx, records, p.pass_seeds)
+    if p.finetuning_format and p.generate_instances:
+        yield from format_seeds(ctx, records, p)
+    else:
+        yield from hand_over(ctx, records, p.pass_seeds)
     loop = Bootstrap(ctx, p, seeds)
     items = run_rounds(ctx, target=p.target, build=loop.build, handle=loop.handle,
                        max_rounds=p.max_rounds, patience=p.patience)
@@ -141,8 +148,24 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfInstructParams) -> I
     kept: list[Record] = []
     yield from hold_kept(items, kept)
     ctx.count("instructions_kept", len(kept))
-    yield from with_instances(ctx, kept, p, loop.completion, p.seed)
+    instances = with_instances(ctx, kept, p, loop.completion, p.seed)
+    if p.finetuning_format:
+        instances = (ft.formatted(it, it.meta["instruction"], it.meta.get("input", ""), p.seed)
+                     if isinstance(it, Record) else it for it in instances)
+    yield from instances
     summarize(ctx, "instructions_kept")
+
+
+def format_seeds(ctx: StageContext, records: list[Record], p: SelfInstructParams) -> Iterator[Record]:
+    """The seed instances in the fine-tuning format (as `--include_seed_tasks`); others as usual."""
+    rest = []
+    for rec in records:
+        parts = ft.seed_parts(rec)
+        if parts:
+            yield ft.formatted(rec, *parts, p.seed)
+        else:
+            rest.append(rec)
+    yield from hand_over(ctx, rest, p.pass_seeds)
 
 
 def prompt_names(p: SelfInstructParams) -> tuple[str, ...]:

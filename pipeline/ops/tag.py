@@ -15,6 +15,7 @@ from typing import Iterator
 
 from pydantic import Field
 
+from pipeline.embed import EmbedParams, embedder_for
 from pipeline.errors import ConfigError
 from pipeline.jsonl import atomic_write_json
 from pipeline.llm.types import AsyncAsk, Reply
@@ -23,14 +24,21 @@ from pipeline.record import Record
 from pipeline.scoring.ask import ScorerParams, ask_parsed, in_order, reask_limit, rejection, with_scores
 from pipeline.scoring.layout import TAG_PROMPTS, tag_messages
 from pipeline.scoring.parse import parse_tags
-from pipeline.scoring.tags import TagVocabulary, coverage
+from pipeline.scoring.tag_merge import association_merges, semantic_merges
+from pipeline.scoring.tags import TagVocabulary, coverage, tag_key
 
 TAGS_FILE = "tags.json"
 
 
-class TagParams(ScorerParams):
-    min_count: int = Field(1, ge=1, description="drop tags carried by fewer records of the stage "
-                                                "(InsTag used 20 on 300K queries)")
+class TagParams(ScorerParams, EmbedParams):
+    min_count: int = Field(20, ge=1, description="drop tags carried by fewer records of the stage (InsTag: 20, "
+                                                 "on 300K queries; use 1-3 on a few hundred records)")
+    semantic_merge: float | None = Field(None, ge=0, le=1, description="merge tags within this cosine "
+                                         "distance of each other (InsTag: 0.05 with PhraseBERT); uses `embedder`")
+    association_merge: bool = Field(False, description="merge a tag into one it (almost) always comes with")
+    min_support: int = Field(40, ge=1, description="association: records the two tags share (InsTag: 40)")
+    confidence: float = Field(0.99, gt=0, le=1, description="association: share of the rarer tag's records "
+                                                            "that carry the other (InsTag: 99%)")
     coverage_of: str | None = Field(None, description="id of an upstream tag stage: report the share "
                                                       "of its tags these records cover")
 
@@ -67,6 +75,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: TagParams) -> Iterator[I
     for out in in_order(ctx, workflows()):
         ctx.count("reasked", max(len(out.raw) - 1, 0))
         found.append(vocab.add(t for t, _ in out.value) if out.ok else out)
+    merge_tags(ctx, vocab, [{tag_key(c) for c in got} for got in found if isinstance(got, list)], p)
     records = (rec for inp in inputs for rec in inp)
     tagged = []
     for rec, got in zip(records, found):
@@ -78,6 +87,22 @@ def run(ctx: StageContext, inputs: list[StageInput], p: TagParams) -> Iterator[I
         yield with_scores(rec, {"instag_complexity": len(tags)}, tags=tags)
     if len(found) == sum(inp.count for inp in inputs):    # not in a dry run, which answers nothing
         write_summary(ctx, vocab, tagged, p, reference)
+
+
+def merge_tags(ctx: StageContext, vocab: TagVocabulary, record_keys: list[set[str]], p: TagParams) -> None:
+    """InsTag's semantic, then association merges over the stage's whole vocabulary."""
+    if p.semantic_merge is not None and vocab.records:
+        keys = sorted(vocab.records, key=lambda k: (-vocab.records[k], k))
+        texts = [vocab.shown(k) for k in keys]
+        vectors = embedder_for(p, ctx.recipe_dir).embed(texts)
+        mapping = semantic_merges(keys, texts, vectors, vocab.records, p.semantic_merge)
+        vocab.merge(mapping, record_keys)
+        ctx.count("tags_merged_semantic", len(mapping))
+    if p.association_merge and vocab.records:
+        finals = [{vocab.final(k) for k in keys} for keys in record_keys]
+        mapping = association_merges(finals, vocab.records, p.min_support, p.confidence)
+        vocab.merge(mapping, record_keys)
+        ctx.count("tags_merged_association", len(mapping))
 
 
 def write_summary(ctx: StageContext, vocab: TagVocabulary, tagged: list[list[str]], p: TagParams,
@@ -94,7 +119,8 @@ def write_summary(ctx: StageContext, vocab: TagVocabulary, tagged: list[list[str
 
 
 SPEC = OpSpec(
-    name="tag", fn=run, params=TagParams, version=1, min_inputs=1, uses_llm=True, prompts=TAG_PROMPTS,
-    doc="InsTag intention tags (JSON list) per record, normalised (clean, stem-merge, min_count); "
+    name="tag", fn=run, params=TagParams, version=2, min_inputs=1, uses_llm=True, prompts=TAG_PROMPTS,
+    doc="InsTag intention tags (JSON list) per record, normalised (clean, stem, semantic and association "
+        "merges, min_count); "
         "complexity = tags per record; tags.json with counts and coverage of an upstream tag stage.",
 )

@@ -22,8 +22,9 @@ from pipeline.chat import translation
 from pipeline.chat.identify import identify
 from pipeline.chat.languages import base, check_code, name_of
 from pipeline.chat.protect import restore
-from pipeline.chat.talk import Talk, checked, reasks_of, run_all
+from pipeline.chat.talk import Talk, checked, other_endpoint, reasks_of, run_all
 from pipeline.errors import ConfigError
+from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk
 from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
 from pipeline.prompts import load_prompt
@@ -40,6 +41,12 @@ class TranslateParams(Params):
     check_lang: bool = Field(True, description="reject text that comes back in another language")
     respond_hint: bool = Field(True, description="tell the answering model which language to use")
     language_names: dict[str, str] = Field(default_factory=dict, description="code -> name for prompts")
+    translator: LLMSettings | None = Field(
+        None, description="a machine-translation model or endpoint for the translations (keys override the "
+                          "stage's llm:); answers still come from the stage's model")
+    translator_prompt: Literal["instruct", "text_only"] = Field(
+        "instruct", description="instruct: our translation prompt; text_only: the text alone after a one-line "
+                                "system message naming the languages (for dedicated MT models)")
 
     @model_validator(mode="after")
     def _check(self) -> "TranslateParams":
@@ -93,8 +100,10 @@ def lang_check(target: str):
 class Job:
     """Translating one record into one target language."""
 
-    def __init__(self, rec: Record, src: str, target: str, p: TranslateParams, reasks: int, ask: AsyncAsk):
+    def __init__(self, rec: Record, src: str, target: str, p: TranslateParams, reasks: int, ask: AsyncAsk,
+                 translator: AsyncAsk | None = None):
         self.rec, self.src, self.target, self.p, self.reasks, self.ask = rec, src, target, p, reasks, ask
+        self.translator = translator or ask
         self.src_name, self.tgt_name = name_of(src, p.language_names), name_of(target, p.language_names)
         self.same = base(src) == base(target)
         self.failure: tuple[str, object] | None = None
@@ -103,11 +112,13 @@ class Job:
     async def translate(self, text: str) -> str | None:
         if self.same:
             return text
-        msgs, prot = translation.translate_messages(text, self.src_name, self.tgt_name)
+        build = translation.text_only_messages if self.p.translator_prompt == "text_only" \
+            else translation.translate_messages
+        msgs, prot = build(text, self.src_name, self.tgt_name)
         checks = [lambda t: None if restore(t, prot)[0] is not None else "placeholders_lost"]
         if self.p.check_lang:
             checks.append(lang_check(self.target))
-        talk = Talk(self.ask, 0, self.reasks)
+        talk = Talk(self.translator, 0, self.reasks)
         out, why = await talk.turn(msgs, checked(*checks, refusal_prose=False))
         if why:
             self.failure = self.failure or (why, {"text": text, "reply": talk.raw()})
@@ -154,13 +165,13 @@ class Job:
         return kept
 
 
-async def translate_record(p: TranslateParams, reasks: int, meta: dict, rec: Record, target: str,
-                           ask: AsyncAsk) -> Item:
+async def translate_record(p: TranslateParams, reasks: int, meta: dict, translator: AsyncAsk | None,
+                           rec: Record, target: str, ask: AsyncAsk) -> Item:
     src = source_of(rec, p.source_lang)
     if src is None:
         return Rejected("unknown_source_language", "set `source_lang` or run `langid` first", record=rec,
                         extra={"lang": target})
-    job = Job(rec, src, target, p, reasks, ask)
+    job = Job(rec, src, target, p, reasks, ask, translator)
     messages = await job.run()
     if messages is None:
         why, raw = job.failure
@@ -171,7 +182,9 @@ async def translate_record(p: TranslateParams, reasks: int, meta: dict, rec: Rec
 def run(ctx: StageContext, inputs: list[StageInput], p: TranslateParams) -> Iterator[Item]:
     meta = {"stage": ctx.stage_id, "method": "translate", "response": p.response,
             "prompt": load_prompt("translate_text").ref}
-    make = partial(translate_record, p, reasks_of(ctx), meta)
+    if p.translator is not None:
+        meta["translator"] = p.translator.model or "stage model"
+    make = partial(translate_record, p, reasks_of(ctx), meta, other_endpoint(ctx, p.translator))
 
     def tasks():
         for inp in inputs:
@@ -186,7 +199,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: TranslateParams) -> Iter
 
 
 SPEC = OpSpec(
-    name="translate", fn=run, params=TranslateParams, version=1, min_inputs=1, uses_llm=True,
+    name="translate", fn=run, params=TranslateParams, version=2, min_inputs=1, uses_llm=True,
     prompts=translation.TRANSLATE_PROMPTS,
     doc="Translate instructions into target languages and answer natively there (Bactrian-X / Phoenix).",
 )

@@ -16,7 +16,7 @@ from typing import Iterator, Literal
 from pydantic import Field, model_validator
 
 from pipeline.chat import ultrachat
-from pipeline.chat.talk import Talk, checked, finish, reasks_of, run_all, seed_tasks
+from pipeline.chat.talk import Talk, checked, finish, other_endpoint, reasks_of, run_all, seed_tasks
 from pipeline.chat.turns import clean_user_turn
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk
@@ -42,13 +42,8 @@ class UserSimParams(Params):
 
 
 def simulator_ask(ctx: StageContext, p: UserSimParams):
-    """The `ask` of the user simulator: a client for `user_llm` (its keys on top of the stage's
-    `llm:` settings) sharing the stage's cache and counters; None to use the stage's own."""
-    if p.user_llm is None or not hasattr(ctx.llm, "sibling"):   # a dry run renders with the stage's own
-        return None
-    given = p.user_llm.model_dump(exclude_unset=True)
-    settings = LLMSettings(**{**ctx.llm.settings.model_dump(), **given})
-    return ctx.llm.sibling(settings).ask_async
+    """The `ask` of the user simulator (`user_llm`), or None to use the stage's own."""
+    return other_endpoint(ctx, p.user_llm)
 
 
 async def opening(rec: Record, p: UserSimParams, rng: random.Random, sim: Talk) -> tuple[str | None, str | None]:

@@ -4,8 +4,8 @@ A tag is cleaned by NFKC, case folding, and turning every run of characters othe
 digits, `+` and `#` into one space ("Code-Debugging!" -> "code debugging"; "C++" stays "c++").
 Tags whose words share their Snowball (Porter2) English stems are one tag ("math problems",
 "math problem"; "programs", "programming"), shown in its most frequent cleaned form (ties: the shorter, then the
-alphabetically first). Words of other scripts pass the stemmer unchanged. InsTag's later
-semantic (embedding) and association (co-occurrence) merges are not done here.
+alphabetically first). Words of other scripts pass the stemmer unchanged. InsTag's semantic
+and association merges (`tag_merge.py`) map stem keys onto others (`merged`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ class TagVocabulary:
     def __init__(self) -> None:
         self.records: Counter = Counter()
         self.forms: dict[str, Counter] = defaultdict(Counter)
+        self.merged: dict[str, str] = {}
+
+    def merge(self, mapping: dict[str, str], record_keys: list[set[str]]) -> None:
+        """Map keys onto others; their records count for the target once per record."""
+        if not mapping:
+            return
+        self.merged.update(mapping)
+        self.records = Counter(k for keys in record_keys for k in {self.final(x) for x in keys})
+
+    def final(self, key: str) -> str:
+        while key in self.merged:
+            key = self.merged[key]
+        return key
 
     def add(self, tags: Iterable[str]) -> list[str]:
         """Count one record's raw tags; return their cleaned forms (empty ones dropped)."""
@@ -50,7 +63,7 @@ class TagVocabulary:
 
     def normalise(self, cleaned: Iterable[str], min_count: int = 1) -> list[str]:
         """One record's tags in their shown form: merged, deduplicated, rare ones dropped."""
-        keys = dict.fromkeys(tag_key(c) for c in cleaned)
+        keys = dict.fromkeys(self.final(tag_key(c)) for c in cleaned)
         return [self.shown(k) for k in keys if self.records[k] >= min_count]
 
     def counts(self, min_count: int = 1) -> dict[str, int]:

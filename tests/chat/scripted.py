@@ -65,9 +65,14 @@ class Model:
             ("user", r"List \d+ (common and varied groups|varied tasks)", self.list_prompt),
             ("user", "You are playing a curious human user", self.simulated_user),
             ("user", "Write one specific question about", lambda c, s, f: "How do tides work on other planets?"),
+            ("user", r"(?s)Here is a text:.*\nWrite \d+ different requests", self.ultra_list),
             ("user", "Here is a text:", lambda c, s, f: "User: Summarise this text in two sentences."),
-            ("user", "Below are an instruction and an answer to it.", self.feedback),
-            ("user", "Below are an instruction, an answer to it and feedback", self.revise),
+            ("user", r"List \d+ distinct sub-topics|Write \d+ different (questions|instructions)|Here is a question "
+                     r"someone asked", self.ultra_list),
+            ("user", "Rewrite the writing instruction below",
+             lambda c, s, f: re.search(r"Instruction: (.*)\n", f).group(1) + " It is for new staff, in 200 words."),
+            ("user", r"(?s).*\nHere is a proposed answer:\n", self.feedback),
+            ("user", "Revise the answer following your own critique", self.revise),
             ("user", "Translate the text below from", self.translate),
             ("user", "Please translate this", self.bayling_request),
             ("user", "You are a user working with an AI assistant", self.followup),
@@ -83,6 +88,8 @@ class Model:
             return f"Question {k + 1} about {topic}?"
         if "malformed" in topic:
             return "Human: what is it?\nAI: something.\nHuman: ok"
+        if "long talk" in topic:                            # more rounds than any default cap
+            return "".join(f"[Human] Point {i}?\n[AI] Answer {i}.\n" for i in range(1, 9)) + "[Human] Bye"
         return (f"[Human] Tell me about {topic}.\n[AI] Here is an overview of {topic}.\n"
                 f"[Human] Why does it matter?\n[AI] Because it affects daily life.\n"
                 f"[Human] Any tips?\n[AI] Start small and practise.\n[Human] Thanks, and what abo"), "length"
@@ -114,21 +121,45 @@ class Model:
         return f"Solution: step {done + 1} is done like this.\nNext request."
 
     # -- UltraChat ----------------------------------------------------------------------------
+    def ultra_list(self, call, system, prompt):
+        n = int(re.search(r"(?:List|Write) (\d+)", prompt).group(1))
+        if "sub-topics" in prompt:
+            topic = re.search(r'subject "(.*?)"', prompt).group(1)
+            if "Unlistable" in topic:
+                return "I would rather not make a list."
+            return "\n".join(f"{i}. {topic} corner {i}" for i in range(1, n + 1))
+        if "different questions" in prompt:
+            sub = re.search(r'about "(.*?)"', prompt).group(1)
+            return "\n".join(f"{i}. Why does {sub} matter, part {i}?" for i in range(1, n + 1))
+        if "Here is a question" in prompt:
+            q = prompt.split("\n")[1]
+            return "\n".join(f"{i}. A follow-up to '{q}' number {i}?" for i in range(1, n + 1))
+        if "different instructions" in prompt:
+            kind = re.search(r"to write a (.*?)\.", prompt).group(1)
+            return "\n".join(f"{i}. Write a {kind} about topic {i % 3}." for i in range(1, n + 1))
+        return "\n".join(f"{i}. Request {i}: explain the main point." for i in range(1, n + 1))
+
     def simulated_user(self, call, system, prompt):
         n = prompt.count("\n\nAssistant: ") + prompt.count("\nAssistant: ") // 2
         return f"User: Interesting. Can you say more about point {n}?"
 
     # -- SelFee -------------------------------------------------------------------------------
     def feedback(self, call, system, prompt):
+        answer = prompt.split("Here is a proposed answer:\n", 1)[1].split("\n\nIs there anything", 1)[0]
         if "unclear" in prompt:
             return "Looks fine, I guess."
-        if "(revised)" in prompt.split("### Answer", 1)[1]:
-            return "Now it is complete.\nRevision is not needed"
-        return "It lacks an example.\nRevision is needed"
+        if "stubborn" in prompt:
+            return "Still short of an example. I rate it 5 out of 10."     # a score and no verdict
+        if "(revised)" in answer:
+            return "Now it is complete. Score: 9/10\nRevision is not needed"
+        return "It lacks an example. Score: 6/10\nRevision is needed"
 
     def revise(self, call, system, prompt):
-        answer = prompt.split("### Answer\n", 1)[1].split("\n\n### Feedback", 1)[0]
-        return f"Revised answer:\n{answer} (revised)"
+        critique = call.messages[-3]["content"]
+        if "nothing to add" in critique:
+            return "N/A"
+        answer = critique.split("Here is a proposed answer:\n", 1)[1].split("\n\nIs there anything", 1)[0]
+        return f"Revised answer:\nI apologize for the gap. {answer} (revised)\nThis revision adds the example."
 
     # -- translation --------------------------------------------------------------------------
     def translate(self, call, system, prompt):

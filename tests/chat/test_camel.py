@@ -1,7 +1,7 @@
 """CAMEL: exact prompts, role/task list parsing, and every termination rule on scripted transcripts."""
 
 from pipeline.chat import camel
-from pipeline.chat.camel import Limits, replay
+from pipeline.chat.camel import Referee, Limits, replay
 
 A, U, T = "Python Programmer", "Stock Trader", "Develop a trading bot for the stock market"
 
@@ -123,12 +123,35 @@ def test_four_consecutive_farewell_steps():
            (ins("final check"), sol("Goodbye and good luck.")),
            (ins("done?"), sol("Bye!"))]
     pairs = [(ins("a"), sol("a"))] + bye
-    assert replay(pairs) == (4, "repeat_word_threshold")
+    consecutive = Limits(repeat_rule="consecutive")
+    assert replay(pairs, consecutive) == (4, "repeat_word_threshold")
     broken = [(ins("a"), sol("a")), bye[0], bye[1], (ins("b"), sol("b")), bye[2], bye[3]]
-    assert replay(broken) == (6, "transcript_end")
+    assert replay(broken, consecutive) == (6, "transcript_end")
 
 
 def test_language_model_mention_counts_as_repeat_word():
     lm = sol("As an AI language model, I cannot trade for you.")
     pairs = [(ins(str(i)), lm) for i in range(5)]
-    assert replay(pairs) == (3, "repeat_word_threshold")
+    assert replay(pairs, Limits(repeat_rule="consecutive")) == (3, "repeat_word_threshold")
+
+
+def test_reference_repeat_rule_keeps_the_dialogue_the_consecutive_rule_cuts():
+    # CAMEL's code counts per word and resets on each absent word, and its `break` leaves only the
+    # loop over words: the same farewell-heavy dialogue runs on to the end.
+    bye = [(ins("wrap up"), sol("Thank you, it was a pleasure.")),
+           (ins("anything else?"), sol("You're welcome!")),
+           (ins("final check"), sol("Goodbye and good luck.")),
+           (ins("done?"), sol("Bye!")), (ins("e"), sol("e"))]
+    pairs = [(ins("a"), sol("a"))] + bye
+    assert replay(pairs, Limits(repeat_rule="consecutive")) == (4, "repeat_word_threshold")
+    assert replay(pairs) == (6, "transcript_end")
+    lm = [(ins(str(i)), sol("As an AI language model, I cannot trade for you.")) for i in range(5)]
+    assert replay(lm) == (5, "transcript_end")
+
+
+def test_reference_counter_fires_without_stopping():
+    # "goodbye" holds "bye" and "good bye" is spelled out: four words in a row reach the threshold
+    # within one step; CAMEL records the reason and goes on, a later stop overwrites it.
+    ref = Referee(Limits())
+    end = ref.after_pair(ins("a"), sol("Goodbye, good bye, thank you, bye!"))
+    assert end is None and ref.repeat_hits == 1

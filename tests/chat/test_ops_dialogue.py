@@ -27,7 +27,7 @@ def test_self_chat_v1_parses_transcripts_and_rejects_unreadable_ones(tmp_path, s
     assert stats["requests"] == 4                      # the unreadable transcript was asked again once
 
 
-def test_self_chat_v2_asks_turn_by_turn_and_stops_when_the_human_is_done(tmp_path, server):
+def test_self_chat_v2_asks_turn_by_turn_and_drops_the_last_exchange_as_baize(tmp_path, server):
     data = write_rows(tmp_path / "seeds.jsonl", questions("sourdough", "a shy topic"))
     recipe = write_recipe(tmp_path, server.base_url, [
         {"id": "chat", "op": "self_chat", "inputs": ["in"], "variant": "v2", "max_turns": 3, "samples": 2}],
@@ -36,14 +36,27 @@ def test_self_chat_v2_asks_turn_by_turn_and_stops_when_the_human_is_done(tmp_pat
     kept, rejected, stats = results(tmp_path / "out", "chat")
     assert not rejected and len(kept) == 4 and stats["generated"] == 2
     by = Counter((r["meta"]["topic"], r["meta"]["turns"], r["meta"]["termination_reason"]) for r in kept)
-    assert by == {("sourdough", 3, "max_turns"): 2, ("a shy topic", 1, "human_done"): 2}
+    # three rounds asked, the third dropped (Baize's preprocessing); an empty human line is re-asked
+    # (once: this recipe sets max_reasks 1) like any bad reply, and the talk ends with its complete round
+    assert by == {("sourdough", 2, "last_dropped"): 2, ("a shy topic", 1, "empty"): 2}
     dough = next(r for r in kept if r["meta"]["topic"] == "sourdough")
     assert dough["messages"][0] == {"role": "user", "content": "Question 1 about sourdough?"}
-    assert dough["messages"][5]["content"] == "Answer: Question 3 about sourdough?"
+    assert dough["messages"][3]["content"] == "Answer: Question 2 about sourdough?"
     human_calls = [c for c in server.calls if c.last_user.endswith("[Human] ")]
     assert all(c.body["stop"] == ["[AI]"] for c in human_calls)
-    # sample 0 and 1 are distinct requests: 2 x (3 + 3) for sourdough, 2 x (2 + 1) for the shy topic
-    assert stats["requests"] == 18
+    # sample 0 and 1 are distinct requests: 2 x (3 + 3) for sourdough, 2 x (2 + 1 + 1 re-ask) for the shy one
+    assert stats["requests"] == 20
+
+
+def test_self_chat_v2_keeps_every_round_without_drop_last(tmp_path, server):
+    data = write_rows(tmp_path / "seeds.jsonl", questions("sourdough"))
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "chat", "op": "self_chat", "inputs": ["in"], "variant": "v2", "max_turns": 3,
+         "drop_last": False}], data=data)
+    run(recipe, tmp_path / "out")
+    kept, _, _ = results(tmp_path / "out", "chat")
+    assert [(r["meta"]["turns"], r["meta"]["termination_reason"]) for r in kept] == [(3, "max_turns")]
+    assert kept[0]["messages"][5]["content"] == "Answer: Question 3 about sourdough?"
 
 
 def test_role_play_terminations_and_meta(tmp_path, server):
@@ -67,6 +80,8 @@ def test_role_play_terminations_and_meta(tmp_path, server):
     assert "parents" not in bread["meta"]
     specify = [c for c in server.calls if c.messages[0]["content"].startswith("You turn vague")]
     assert len(specify) == 4 and {c.body["temperature"] for c in specify} == {1.4}
+    agents = [c for c in server.calls if c.messages[0]["role"] == "system" and c.messages[0]["content"].startswith("Always remember that you are")]
+    assert agents and {c.body.get("temperature") for c in agents} == {0.2}   # CAMEL's agents run at 0.2
 
 
 def test_role_play_message_cap(tmp_path, server):
@@ -119,12 +134,15 @@ def test_self_refine_revises_until_no_revision_is_needed(tmp_path, server):
             [{"role": "user", "content": "An unclear request."}]]
     data = write_rows(tmp_path / "r.jsonl", rows)
     recipe = write_recipe(tmp_path, server.base_url, [
-        {"id": "refine", "op": "self_refine", "inputs": ["in"], "keep_chain": True}], data=data)
+        {"id": "refine", "op": "self_refine", "inputs": ["in"], "keep_chain": True, "target": "final",
+         "reuse_answer": True}], data=data)
     run(recipe, tmp_path / "out")
     kept, rejected, stats = results(tmp_path / "out", "refine")
     photo = next(r for r in kept if r["messages"][0]["content"] == "Explain photosynthesis.")
+    # SelFee's clean-ups: the label, the leading apology and the trailing sentence about the revision go
     assert photo["messages"][1]["content"] == "Plants make food. (revised)"
     assert photo["meta"]["revisions"] == 1 and photo["meta"]["termination_reason"] == "no_revision_needed"
+    assert photo["meta"]["feedback_scores"] == [6, 9]
     assert [step["answer"] for step in photo["meta"]["refine_chain"]] == ["Plants make food.",
                                                                         "Plants make food. (revised)"]
     prime = next(r for r in kept if r["messages"][0]["content"] == "Name a prime number.")
@@ -132,6 +150,28 @@ def test_self_refine_revises_until_no_revision_is_needed(tmp_path, server):
     assert [r["reason"] for r in rejected] == ["unparsable"]
     assert rejected[0]["raw"] == "Looks fine, I guess."
     assert stats["dropped_unparsable"] == 1
+    revise = [c for c in server.calls if c.last_user.startswith("Revise the answer")]
+    # the revision is asked in the critique's own chat, as SelFee does
+    assert revise and all([m["role"] for m in c.messages] == ["user", "assistant", "user"] for c in revise)
+    assert all("as if the revised answer were your first attempt" in c.last_user for c in revise)
+
+
+def test_self_refine_trains_on_the_chain_in_selfee_layout(tmp_path, server):
+    rows = [[{"role": "user", "content": "Explain photosynthesis."},
+             {"role": "assistant", "content": "Plants make food."}]]
+    data = write_rows(tmp_path / "r.jsonl", rows)
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "refine", "op": "self_refine", "inputs": ["in"]}], data=data)
+    run(recipe, tmp_path / "out")
+    (rec,), _, _ = results(tmp_path / "out", "refine")
+    first = "Answer: Explain photosynthesis."       # written fresh: the record's own answer is not reused
+    assert rec["messages"][1]["content"] == (
+        f"{first}\n\n### Feedback 1:\nIt lacks an example. Score: 6/10\nRevision is needed"
+        f"\n\n### Revision 1:\n{first} (revised)"
+        "\n\n### Feedback 2:\nNow it is complete. Score: 9/10\nRevision is not needed")
+    assert rec["meta"]["target"] == "chain"
+    answers = [c for c in server.calls if c.messages == [{"role": "user", "content": "Explain photosynthesis."}]]
+    assert len(answers) == 1 and answers[0].body["temperature"] == 1.0 and answers[0].body["max_tokens"] == 512
 
 
 def test_user_sim_simulator_on_another_endpoint_with_its_own_key(tmp_path, server, model, monkeypatch):
@@ -155,3 +195,14 @@ def test_user_sim_simulator_on_another_endpoint_with_its_own_key(tmp_path, serve
         assert other.auth_seen == {"Bearer sk-simulator-1111"}
     finally:
         other.stop()
+
+
+def test_self_chat_v1_has_no_turn_cap_by_default(tmp_path, server):
+    # Baize's v1 keeps every well-formed round of the transcript (only the last segment is dropped)
+    data = write_rows(tmp_path / "seeds.jsonl", questions("a long talk"))
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "chat", "op": "self_chat", "inputs": ["in"], "variant": "v1"}], data=data)
+    run(recipe, tmp_path / "out")
+    (talk,), _, _ = results(tmp_path / "out", "chat")
+    assert talk["meta"]["termination_reason"] == "transcript_end" and talk["meta"]["turns"] == 8
+    assert talk["messages"][-1]["content"] == "Answer 8."

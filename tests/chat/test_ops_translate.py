@@ -154,3 +154,35 @@ def test_interactive_translate_rejects_a_first_translation_in_the_wrong_language
     assert not kept and [r["reason"] for r in rejected] == ["wrong_language"]
     assert rejected[0]["raw"] == "Here is the translation, but in English by mistake."
     assert stats["requests"] == 2                                  # asked, then re-asked once
+
+
+def test_translator_on_its_own_endpoint_with_a_text_only_prompt(tmp_path, server, monkeypatch):
+    # Bactrian-X translated with a machine-translation service, not the LLM: the translations go
+    # to the translator's endpoint (a dedicated MT model gets only the text), answers to the LLM
+    import re
+
+    from tests.chat.scripted import SENTENCES, tag
+    from tests.fake_openai import FakeOpenAI, FakeReply, completion_body
+
+    def mt(call):
+        target = re.match(r"Translate from \w+ to (\w+)\.", call.messages[0]["content"]).group(1)
+        text = call.messages[1]["content"]
+        markers = " ".join(re.findall(r"⟦\d+⟧", text))
+        return FakeReply(200, completion_body(call.body, f"{SENTENCES[target]} {tag(text)} {markers}".strip()))
+
+    other = FakeOpenAI(reply_fn=mt).start()
+    try:
+        monkeypatch.setenv("MT_KEY", "sk-mt-2222")
+        run(translate_recipe(tmp_path, server, languages=["de"], translator_prompt="text_only",
+                             translator={"model": "mt-model", "base_url": other.base_url, "api_key_env": "MT_KEY"}),
+            tmp_path / "out")
+        kept, rejected, _ = results(tmp_path / "out", "tr")
+        assert not rejected and len(kept) == 4 and {r["meta"]["translator"] for r in kept} == {"mt-model"}
+        assert len(other.calls) == 4 and {c.body["model"] for c in other.calls} == {"mt-model"}
+        assert all([m["role"] for m in c.messages] == ["system", "user"] for c in other.calls)
+        assert not [c for c in server.calls if "Translate" in c.last_user]     # the LLM only answers
+        code = next(r for r in kept if "greet" in r["messages"][0]["content"])
+        assert "```python" in code["messages"][0]["content"]            # markers restored in the MT text
+        assert other.auth_seen == {"Bearer sk-mt-2222"}
+    finally:
+        other.stop()

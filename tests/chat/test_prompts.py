@@ -35,18 +35,20 @@ def test_ultrachat_openings():
 
 
 def test_selfee_prompts():
-    assert selfee.feedback_messages("Name a prime.", "9") == [{"role": "user", "content": (
-        "Below are an instruction and an answer to it. Review the answer: is it correct, complete, clear "
-        "and does it follow the instruction? Point out concretely what should change, if anything.\n"
-        "Finish with a last line that says exactly \"Revision is needed\" if the answer should change, or "
-        "exactly \"Revision is not needed\" if it should not.\n\n"
-        "### Instruction\nName a prime.\n\n### Answer\n9\n\n### Feedback")}]
-    assert selfee.revise_messages("Name a prime.", "9", "9 = 3x3.\nRevision is needed") == [
-        {"role": "user", "content": (
-            "Below are an instruction, an answer to it and feedback on the answer. Write an improved answer "
-            "to the instruction that applies the feedback. Write only the new answer, without mentioning "
-            "the feedback or the earlier answer.\n\n### Instruction\nName a prime.\n\n### Answer\n9\n\n"
-            "### Feedback\n9 = 3x3.\nRevision is needed\n\n### Revised answer")}]
+    critique = selfee.feedback_messages("Name a prime.", "9")
+    assert critique == [{"role": "user", "content": (
+        "Name a prime.\nHere is a proposed answer:\n9\n\n"
+        "Is there anything to comment on or criticise in the answer above? If so, write a critique of under "
+        "100 words. You may rate the answer's quality from 1 to 10 (1: makes no sense or has no code; 10: "
+        "perfect). Then, at the very end, say whether it needs a revision by writing \"Revision is needed\" "
+        "or \"Revision is not needed\". As a rule, an answer rated below 9 should be revised.\n\nCritique:\n")}]
+    ask = ("Revise the answer following your own critique, in at most 500 words. Keep the revision plain and "
+           "clear: no rhetoric such as apologising for earlier mistakes.")
+    assert selfee.revise_messages(critique, "9 = 3x3.\nRevision is needed", 0) == critique + [
+        {"role": "assistant", "content": "9 = 3x3.\nRevision is needed"},
+        {"role": "user", "content": ask + " Write it as if the revised answer were your first attempt.\n\n"
+                                          "Revision:\n"}]
+    assert selfee.revise_messages(critique, "x", 2)[-1]["content"] == ask + "\n\nRevision:\n"
 
 
 def test_translate_prompt_with_and_without_markers():

@@ -64,6 +64,33 @@ def test_self_instruct_chat(tmp_path, server, capfd):
     assert all(c.body["temperature"] == 0.0 and c.body["stop"] == ["Example 6", "Task:"] for c in instance_rows)
 
 
+def test_self_instruct_finetuning_format_as_the_reference(tmp_path, server):
+    from pipeline.gen.finetune_format import WITH_INPUT, WITHOUT_INPUT
+
+    out, st = run_op(tmp_path, server, {"op": "self_instruct", "target": 10, "requests_per_round": 4,
+                                        "finetuning_format": True})
+    rows = lines(out / "gen" / "data.jsonl")
+    seeds = [r for r in rows if "seed_instruction" in r["meta"]]
+    # every seed instance comes along (none consumed), formatted like the machine instances
+    assert st.get("consumed", 0) == 0 and len(seeds) == sum(len(t["instances"]) for t in lines(SEEDS))
+    assert len(rows) - len(seeds) == st["instances_kept"] > 0
+    shapes = [re.compile(re.escape(t).replace(re.escape("{instruction}"), "(?s:.+)")
+                         .replace(re.escape("{input}"), "(?s:.+)")) for t in WITH_INPUT + WITHOUT_INPUT]
+    used = set()
+    for r in rows:
+        user = r["messages"][0]["content"]
+        hits = [i for i, shape in enumerate(shapes) if shape.fullmatch(user + "\n" * 2)
+                or shape.fullmatch(user) or shape.fullmatch(user + "\n")]
+        assert hits and r["meta"]["finetuning_format"] is True, user
+        used.update(hits)
+    assert len(used) >= 8                      # templates are drawn at random, with and without input
+    # half of the inputs with a single `Field:` name lose it (a seeded draw per record)
+    fielded = [r for r in rows if re.fullmatch(r"[A-Z]\w*: .+", r["meta"].get("input") or "", re.S)
+               and len(set(re.findall(r"(\w+):", r["meta"]["input"]))) == 1]
+    kept_prefix = sum(r["meta"]["input"] in r["messages"][0]["content"] for r in fielded)
+    assert fielded and 0 < kept_prefix < len(fielded)
+
+
 def test_self_instruct_completions_endpoint_and_open_instructions(tmp_path, server):
     out, st = run_op(tmp_path, server, {"op": "self_instruct", "target": 12, "generate_instances": False},
                      llm={"endpoint": "completions"})
@@ -99,8 +126,11 @@ def test_alpaca_instruct(tmp_path, server):
 
 @pytest.mark.parametrize("op", ["evol_instruct", "evol_code"])
 def test_evol(tmp_path, server, op):
-    out, st = run_op(tmp_path, server, {"op": op, "rounds": 3}, seeds={"source": "alpaca", "path": str(ALPACA),
-                                                                       "limit": 10})
+    # the scripted model draws its replies from a hash of the request: these settings keep the
+    # requests (and so the draws) of the scenario below; the defaults are checked in the next test
+    plain = {"system": None, "response_max_tokens": None, "response_temperature": None, "response_top_p": None}
+    out, st = run_op(tmp_path, server, {"op": op, "rounds": 3, "eliminate": True, **plain},
+                     seeds={"source": "alpaca", "path": str(ALPACA), "limit": 10})
     assert st["generated"] == 30 and st["consumed"] == 10
     rows = lines(out / "gen" / "data.jsonl")
     rejected = lines(out / "gen" / "rejected.jsonl")
@@ -121,6 +151,20 @@ def test_evol(tmp_path, server, op):
         ops = {r["meta"]["operation"] for r in rows + failed}
         assert ops <= {"add_constraints", "deepening", "concretizing", "increased_reasoning",
                        "complicate_input", "breadth"} and len(ops) >= 4
+
+
+def test_evol_defaults_follow_wizardlm_and_wizardcoder(tmp_path, server):
+    out, st = run_op(tmp_path, server, {"op": "evol_code", "rounds": 2},
+                     seeds={"source": "alpaca", "path": str(ALPACA), "limit": 10})
+    # WizardCoder answers every evolution: no elimination rule fires, no equality check is asked
+    assert st["records_out"] + st["rejected"] == 20
+    assert not {"copied_prompt_words", "no_information_gain", "response_sorry", "response_only_stopwords"} \
+        & set(reasons(out))
+    assert not any("Your verdict" in c.body["messages"][-1]["content"] for c in server.calls)
+    # every evolving and answering call carries WizardLM's system message and sampling
+    assert all(c.body["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+               and c.body["temperature"] == 1 and c.body["top_p"] == 0.95 and c.body["max_tokens"] == 2048
+               for c in server.calls)
 
 
 def test_guided_instruct_with_existing_records_in_the_pool(tmp_path, server):

@@ -67,3 +67,14 @@ def test_items_with_paragraphs_stay_whole():
     assert [p.fields["instruction"] for p in pieces] == [
         "Summarise the passage below in one sentence.\n\nThe printing press spread quickly across Europe.",
         "Explain why the sky looks blue to a child."]
+
+
+def test_phoenix_user_roles_lead_the_brief(tmp_path):
+    # Phoenix's user-centred instructions: a user role, then what they ask and the input they give
+    path = tmp_path / "roles.yaml"
+    path.write_text("roles: [a nurse on night shifts, a first-year law student]\ntask_types: [open question]\n")
+    combos = [load_attributes(path).sample(random.Random(i)) for i in range(20)]
+    assert {c["role"] for c in combos} == {"a nurse on night shifts", "a first-year law student"}
+    text = build_prompt(combos[0], 3, True)
+    assert f"- The user (write as this person would ask, with the input they would give): {combos[0]['role']}\n" \
+           "- Task type: open question\n" in text

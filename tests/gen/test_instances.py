@@ -110,3 +110,25 @@ def test_yes_no():
     assert parse_yes_no("Maybe") is None
     assert parse_yes_no("") is None
     assert parse_yes_no(None) is None
+
+
+def test_classification_answer_exact_as_the_reference():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from pipeline.gen.self_instruct_instances import classify
+    from pipeline.llm.types import Reply, Request
+    from pipeline.record import Record
+
+    rec = Record.new([{"role": "user", "content": "Is the number even?"}], {})
+    ctx = SimpleNamespace(counters=Counter(), count=lambda k, n=1: ctx.counters.update({k: n}))
+
+    def label(text: str, rule: str = "exact"):
+        return classify(ctx, rec, Reply(Request.chat([{"role": "user", "content": "x"}]), text, "stop"), rule)
+
+    # the reference: `strip() in ["Yes", "yes", "YES"]`, anything else is not classification
+    assert [label(t) for t in (" Yes", "yes\n", "YES", "Yes.", "Yes, it is", "yES", "No")] == \
+        [True, True, True, False, False, False, False]
+    assert [label(t, "first_word") for t in ("Yes.", "Yes, it is", "No.")] == [True, True, False]
+    assert ctx.counters["classification_unclear"] == 0
+    assert label("Maybe") is False and ctx.counters["classification_unclear"] == 1

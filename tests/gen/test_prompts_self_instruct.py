@@ -40,6 +40,8 @@ def test_classification_check_prompt(chat):
     text = build_clf_prompt("  Tell me if the number is even or odd. ", chat)
     suffix = "\n\nAnswer with Yes or No only." if chat else ""
     assert text.endswith("Task: Tell me if the number is even or odd.\nIs it classification?" + suffix)
+    # the reference's proportions: 31 demonstrations, 12 yes and 19 no
+    assert text.count("Is it classification? Yes") == 12 and text.count("Is it classification? No") == 19
     assert_golden(f"self_instruct_is_clf_{'chat' if chat else 'completion'}", text)
 
 
@@ -49,4 +51,5 @@ def test_instance_prompts(clf, chat):
     text = build_instance_prompt("Tell me if the number is even or odd.", clf, chat)
     if not chat:
         assert text.endswith("\n\nTask: Tell me if the number is even or odd.\n")
+    assert text.count("Task: ") - 1 == (16 if clf else 11)   # the reference's demonstrations
     assert_golden(f"self_instruct_instances_{'clf' if clf else 'gen'}_{'chat' if chat else 'completion'}", text)

@@ -84,14 +84,16 @@ TAGS = {
 }
 
 
-def tag_recipe(tmp_path, server):
+def tag_recipe(tmp_path, server, **tag_params):
+    tag_params = {"min_count": 1, **tag_params}      # nine records: InsTag's 20 would drop every tag
+    tag_params = {k: v for k, v in tag_params.items() if v is not None}
     stages = [
         {"id": "oasst", "op": "ingest", "source": "messages", "path": str(OASST)},
         {"id": "alpaca", "op": "ingest", "source": "alpaca", "path": str(SAMPLES / "alpaca_sample.json"),
          "limit": 4},
-        {"id": "tags", "op": "tag", "inputs": ["oasst", "alpaca"]},
+        {"id": "tags", "op": "tag", "inputs": ["oasst", "alpaca"], **tag_params},
         {"id": "single", "op": "filter", "inputs": ["tags"], "max_turns": 1},
-        {"id": "subset_tags", "op": "tag", "inputs": ["single"], "coverage_of": "tags"},
+        {"id": "subset_tags", "op": "tag", "inputs": ["single"], "coverage_of": "tags", "min_count": 1},
     ]
     return write_recipe(tmp_path, "tagtest", llm_block(server), stages)
 
@@ -122,3 +124,31 @@ def test_tags_normalised_counted_and_covered(tmp_path, server):
     assert sub["coverage"] == round(15 / 19, 4)
     bad = lines(out / "tags" / "rejected.jsonl")[0]
     assert bad["reason"] == "tag_bad_json" and bad["raw"] == ["[{'tag': 'editing'}]"] * 3
+
+
+def test_instag_merges_semantic_and_association(tmp_path, server):
+    # "AI chatbots" and "artificial intelligence chatbots" are one tag by meaning (hashing embedder:
+    # shared words); "lua programming" only ever comes with "coding": merged into it
+    # ("chatbot ai" and "ai chatbot": the same words, cosine distance 1/3 with the hashing embedder)
+    table = {**TAGS, "What do you think about ChatGPT": [tags("artificial intelligence", "opinion", "ai chatbot")],
+             "How would the Future of AI": [tags("future prediction", "chatbot ai")]}
+    server.reply_fn = tag_server(table)
+    out = tmp_path / "run"
+    run_recipe(tag_recipe(tmp_path, server, semantic_merge=0.4), out)
+    assert stats(out, "tags")["tags_merged_semantic"] == 1
+    kept = {first_user(r)[:25]: r["meta"] for r in lines(out / "tags" / "data.jsonl")}
+    assert kept["How would the Future of A"]["tags"][1] == kept["What do you think about C"]["tags"][2]
+    assert kept["What do you think about C"]["tags"][2] in ("ai chatbot", "chatbot ai")
+    # with a support of one record every tag of a query that no other query shares merges into one
+    run_recipe(tag_recipe(tmp_path, server, association_merge=True, min_support=1), tmp_path / "assoc")
+    kept = {first_user(r)[:25]: r["meta"] for r in lines(tmp_path / "assoc" / "tags" / "data.jsonl")}
+    assert len(kept["Using the Roblox Luau lan"]["tags"]) == 1
+
+
+def test_instag_frequency_floor_is_the_papers_by_default(tmp_path, server):
+    server.reply_fn = tag_server(TAGS)
+    out = tmp_path / "run"
+    run_recipe(tag_recipe(tmp_path, server, min_count=None), out)
+    kept = lines(out / "tags" / "data.jsonl")
+    # no tag reaches 20 records in nine: every record keeps none (complexity 0), none is lost
+    assert len(kept) == 8 and all(r["meta"]["tags"] == [] for r in kept)
