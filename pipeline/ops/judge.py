@@ -49,6 +49,8 @@ class RatingParams(ScorerParams):
                               "instructions'...): reject (judge_injection), flag (meta.flags), off")
     reply_code: bool = Field(True, description="the judge's reply must begin with a per-record code "
                                                "the record cannot know (else re-asked, then judge_no_code)")
+    temperature: float | None = Field(0.0, ge=0, le=2, description="AlpaGasus: 0 (none: the llm block's)")
+    max_tokens: int | None = Field(256, ge=1, description="AlpaGasus: 256 (none: the llm block's)")
 
 
 class JudgeParams(RatingParams):
@@ -88,10 +90,16 @@ async def judge_record(ask: AsyncAsk, rec: Record, p: RatingParams, reasks: int)
         return Outcome(failure=Failure("injection", f"the record addresses the judge ({hit})"))
     code = judge_reply_code(rec) if p.reply_code else None
     out = await ask_parsed(ask, judge_messages(rec, p.dimension, p.criterion, coded=p.reply_code),
-                           parse_judge(code), "judge_reask", reasks, reask_values={"reply_code": code or ""})
+                           parse_judge(code), "judge_reask", reasks, reask_values={"reply_code": code or ""},
+                           **sampling(p))
     if hit:
         out.flags.append("judge_injection")
     return out
+
+
+def sampling(p: RatingParams) -> dict:
+    """AlpaGasus's decoding (temperature 0, 256 tokens) unless set to none."""
+    return {k: v for k, v in (("temperature", p.temperature), ("max_tokens", p.max_tokens)) if v is not None}
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: JudgeParams) -> Iterator[Item]:
@@ -132,7 +140,7 @@ def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:
 
 
 SPEC = OpSpec(
-    name="judge", fn=run, params=JudgeParams, version=2, min_inputs=1, uses_llm=True,
+    name="judge", fn=run, params=JudgeParams, version=3, min_inputs=1, uses_llm=True,
     prompts=JUDGE_PROMPTS,
     doc="AlpaGasus-style LLM rating (0-5) of a dimension; keeps records at or above `threshold`; "
         "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected; "

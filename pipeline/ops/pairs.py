@@ -124,7 +124,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: PairsParams) -> Iterator
 
 
 SPEC = OpSpec(
-    name="pairs", fn=run, params=PairsParams, version=2, min_inputs=1, uses_llm=True,
+    name="pairs", fn=run, params=PairsParams, version=3, min_inputs=1, uses_llm=True,
     prompts=JUDGE_PROMPTS,
     doc="DPO preference pairs: group responses by prompt, judge each (0-5), best = chosen, "
         "worst = rejected (meta.chosen / meta.rejected); export with format dpo.",

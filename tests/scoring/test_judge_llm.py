@@ -71,6 +71,8 @@ def test_judge_scores_rejects_and_counts(tmp_path, server):
     # 9 answered at once, synonym and spider twice, 11 / empty / cut off three times, the 400 once;
     # the record that orders its own score is rejected before any request
     assert server.completions == 9 + 2 * 2 + 3 * 3 + 1
+    # AlpaGasus's decoding is the op's default, whatever the llm block says
+    assert {(c.body.get("temperature"), c.body.get("max_tokens")) for c in server.calls} == {(0.0, 256)}
 
     kept = ByInstruction(lines(out / "judge" / "data.jsonl"))
     assert len(kept) == 7
