@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,12 @@ class RunDir:
     def remove(self, stage_id: str, *names: str) -> None:
         for name in names:
             self.file(stage_id, name).unlink(missing_ok=True)
+
+    def clear(self, stage_id: str) -> None:
+        """Empty a stage's folder: its files, markers and scratch (not the run's request cache)."""
+        folder = self.stage_dir(stage_id)
+        if folder.is_dir():
+            shutil.rmtree(folder)
 
     def is_done(self, stage_id: str, fingerprint: str) -> bool:
         done = self.read(stage_id, DONE)

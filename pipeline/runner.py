@@ -1,16 +1,14 @@
 """Run a recipe into a run folder, skipping done stages and resuming interrupted ones.
 
 A stage is done when its `done.json` marker holds its current fingerprint. An interrupted
-stage (same fingerprint in `started.json`) resumes: the torn tail of its files is cut off,
-the op runs again (LLM ops answer from the request cache), and every item already committed
-is recognised by id and not written twice. A stage whose fingerprint changed starts over,
-and so does everything downstream of it.
+stage (same fingerprint in `started.json`) resumes: the op runs again from its start (LLM ops
+answer from the request cache, so nothing answered is paid again) and its files are written
+afresh. A stage whose fingerprint changed, or that `--force` names, starts from scratch (its
+folder emptied), and so does everything downstream of it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import time
 from collections import Counter
@@ -39,6 +37,7 @@ class RunOptions:
     force: tuple[str, ...] = ()
     dry_run: bool = False
     llm_overrides: dict = field(default_factory=dict)
+    no_cache: tuple[str, ...] = ()  # stages that re-sample instead of replaying the cache
 
 
 def versions() -> dict:
@@ -72,7 +71,7 @@ class Runner:
 
     def forced(self) -> set[str]:
         out: set[str] = set()
-        for sid in self.opts.force:
+        for sid in self.opts.force + self.opts.no_cache:
             out |= self.recipe.downstream(self.recipe.stage(sid).id)
         return out
 
@@ -92,7 +91,7 @@ class Runner:
                     outcome[st.id] = "skipped"
                     continue
                 self.check_inputs_ready(st)
-                self.execute(st)
+                self.execute(st, fresh=st.id in forced)
                 outcome[st.id] = "ran"
                 self.write_manifest()
             if all(v == "skipped" for v in outcome.values()):
@@ -124,30 +123,38 @@ class Runner:
                 for i in st.inputs]
 
     # -- one stage --------------------------------------------------------------------------
-    def execute(self, st: Stage) -> None:
+    def execute(self, st: Stage, fresh: bool = False) -> None:
         rd, fp = self.rd, self.fps[st.id]
         for down in self.recipe.downstream(st.id) - {st.id}:
             rd.remove(down, DONE)
-        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
-        rd.remove(st.id, DONE, FAILED)
-        started = rd.read(st.id, STARTED)
-        skip: Counter = Counter()
+        started = rd.read(st.id, STARTED) if not fresh else None
         if started and started.get("fingerprint") == fp:
-            skip = committed(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
-            say(f"[{st.id}] resuming: {sum(skip.values())} items already written")
+            # The op runs again from its start (LLM answers come from the request cache) and
+            # its files are written afresh, so an input whose outcome changed since the
+            # interrupted attempt (a rejection that is now a record, or back) lands once.
+            written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
+                "writes its files again (answered requests come from the cache)")
+            refresh = started.get("refresh_since")
         else:
-            rd.remove(st.id, DATA, REJECTED, STATS)
-            rd.write(st.id, STARTED, {"fingerprint": fp})
+            if fresh:
+                say(f"[{st.id}] starting from scratch (answered requests come from the cache)")
+            rd.clear(st.id)
+            refresh = time.time() if st.id in self.opts.no_cache else None
+        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
+        rd.remove(st.id, DONE, FAILED, DATA, REJECTED, STATS)
+        rd.write(st.id, STARTED, {"fingerprint": fp, **({"refresh_since": refresh} if refresh else {})})
         inputs = self.inputs(st)
         ctx = StageContext(st.id, st.op.name, rd.stage_dir(st.id), rd.root,
                            recipe_dir=self.recipe.folder, upstream=self.upstream_summary(st),
-                           extra={"recipe": self.recipe.name, "fingerprint": fp})
+                           extra={"recipe": self.recipe.name, "fingerprint": fp,
+                                  "cache_refresh_since": refresh})
         ctx.counters["records_in"] = sum(i.count for i in inputs)
         ctx.llm = self.make_llm(st, ctx)
         say(f"[{st.id}] {st.op.name}: running")
         started_at = time.monotonic()
         try:
-            self.stream(st, ctx, inputs, skip)
+            self.stream(st, ctx, inputs)
         except BaseException as e:
             self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
             if isinstance(e, Exception):
@@ -156,17 +163,13 @@ class Runner:
         finally:
             if ctx.llm is not None and hasattr(ctx.llm, "close"):
                 ctx.llm.close()
-        leftover = +skip
-        if leftover:
-            raise InputError(f"stage {st.id}: {sum(leftover.values())} records in its files were not "
-                             f"produced again on resume; re-run with --force {st.id}")
         check_ledger(st.id, ctx.counters)
         self.write_stats(st, ctx, time.monotonic() - started_at)
         rd.write(st.id, DONE, {"fingerprint": fp, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         c = ctx.counters
         say(f"[{st.id}] done: {c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected")
 
-    def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput], skip: Counter) -> None:
+    def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput]) -> None:
         counters, last = ctx.counters, time.monotonic()
         total = counters["records_in"] or None
         with JsonlAppender(self.rd.file(st.id, DATA)) as out, \
@@ -179,16 +182,12 @@ class Runner:
                     if problems:
                         item = Rejected(problems[0].code, "; ".join(map(str, problems)), record=item)
                 if isinstance(item, Record):
-                    key, sink = ("k", item.id), out
+                    out.write(item.to_bytes())
                     counters["records_out"] += 1
                 else:
-                    key, sink = ("r", rejected_key(item)), rej
+                    rej.write(item.to_bytes())
                     counters["rejected"] += 1
                     counters[item.counter] += 1
-                if skip[key] > 0:
-                    skip[key] -= 1
-                else:
-                    sink.write(item.to_bytes())
                 advance(1)
                 if time.monotonic() - last >= STATS_EVERY:
                     last = time.monotonic()
@@ -243,35 +242,20 @@ class Runner:
         })
 
 
-def rejected_key(item: Rejected) -> str:
-    """Identity of a rejected item: its record id, or a hash of where/why/what for raw rows."""
-    if item.record is not None:
-        return item.record.id
-    raw = json.dumps([item.where or "", item.reason, item.raw], sort_keys=True, default=str,
-                     ensure_ascii=False)
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-def committed(data: Path, rejected: Path) -> Counter:
-    """Ids already written by an interrupted attempt (torn tails repaired first)."""
-    keys: Counter = Counter()
-    for kind, path in (("k", data), ("r", rejected)):
+def count_written(data: Path, rejected: Path) -> int:
+    """Items an interrupted attempt wrote (torn tails cut first). A file corrupt inside, not
+    just at its end, was not torn by a crash: refuse rather than overwrite it unseen."""
+    n = 0
+    for path in (data, rejected):
         repair_tail(path)
         if not path.exists():
             continue
         try:
-            for _, obj in read_jsonl(path, trusted=True):
-                if kind == "k":
-                    keys[("k", obj["id"])] += 1
-                else:
-                    rec = obj.get("record")
-                    item = Rejected(obj["reason"], raw=obj.get("raw"), where=obj.get("where"),
-                                    record=Record(rec["id"], [], {}) if rec else None)
-                    keys[("r", rejected_key(item))] += 1
+            n += sum(1 for _ in read_jsonl(path, trusted=True))
         except UserError as e:
             raise InputError(f"{e} (the stage file is corrupt inside, not just at its end; "
                              "delete it or re-run with --force to redo the stage)") from None
-    return keys
+    return n
 
 
 def check_ledger(stage_id: str, c: Counter) -> None:
