@@ -8,11 +8,11 @@ endpoints get it as one user message (the prompts carry a chat variant of their 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from pipeline.llm.reask import reask_request
 from pipeline.llm.replies import describe, problem
-from pipeline.llm.types import Reply, Request
+from pipeline.llm.types import AsyncAsk, Reply, Request
 from pipeline.ops.base import StageContext
 
 
@@ -102,6 +102,19 @@ def model_of(reply: Reply) -> str | None:
     raw = reply.raw
     model = raw.get("model") if isinstance(raw, dict) else None
     return model if isinstance(model, str) and model else None
+
+
+def run_in_order(ctx: StageContext, tasks: Iterable[Callable[[AsyncAsk], Awaitable[Any]]]) -> Iterator[Any]:
+    """Run `tasks` concurrently (`ctx.llm.run_tasks`); yield their results in task order, so a
+    stage writes the same bytes however fast each reply comes. Results that arrive early wait in
+    memory for the earlier ones."""
+    def numbered() -> Iterator[Callable[[AsyncAsk], Awaitable[tuple[int, Any]]]]:
+        for i, fn in enumerate(tasks):
+            async def task(ask: AsyncAsk, i: int = i, fn=fn) -> tuple[int, Any]:
+                return i, await fn(ask)
+            yield task
+
+    yield from in_order(ctx.llm.run_tasks(numbered()))
 
 
 def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[Any]:
