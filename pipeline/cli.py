@@ -181,6 +181,11 @@ def main() -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
+    except OSError as e:  # the machine's files (a full disk, a read-only folder), not a bug
+        from pipeline.rundir import os_problem
+
+        print(f"error: {os_problem(e)}", file=sys.stderr)
+        sys.exit(1)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except (click.ClickException, TyperClickException) as e:

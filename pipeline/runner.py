@@ -9,6 +9,7 @@ folder emptied), and so does everything downstream of it.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections import Counter
@@ -24,7 +25,8 @@ from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
 from pipeline.record import Record, Rejected, check_messages
-from pipeline.rundir import DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir
+from pipeline.rundir import (DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir,
+                             RunFolderError, os_problem)
 
 PACKAGES = ("datasets", "openai", "pandas", "rapidfuzz", "pydantic", "pyarrow")
 STATS_EVERY = 2.0
@@ -81,6 +83,12 @@ class Runner:
         forced = self.forced()
         if self.opts.dry_run:
             return self.dry_run(plan, forced)
+        try:
+            return self.run_plan(plan, forced)
+        except OSError as e:  # a full disk, a read-only folder: one line, not a traceback
+            raise RunFolderError(os_problem(e)) from None
+
+    def run_plan(self, plan: list[Stage], forced: set[str]) -> dict:
         self.rd.lock()
         try:
             self.write_manifest()
@@ -156,9 +164,12 @@ class Runner:
         try:
             self.stream(st, ctx, inputs)
         except BaseException as e:
-            self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
-            if isinstance(e, Exception):
-                rd.write(st.id, FAILED, {"error": str(e), "type": type(e).__name__})
+            # best effort: on a full disk these writes fail too, and must not hide the first error
+            with contextlib.suppress(OSError):
+                self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
+                if isinstance(e, Exception):
+                    error = os_problem(e) if isinstance(e, OSError) else str(e)
+                    rd.write(st.id, FAILED, {"error": error, "type": type(e).__name__})
             raise
         finally:
             if ctx.llm is not None and hasattr(ctx.llm, "close"):
