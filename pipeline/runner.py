@@ -177,8 +177,8 @@ class Runner:
         check_ledger(st.id, ctx.counters)
         self.write_stats(st, ctx, time.monotonic() - started_at)
         rd.write(st.id, DONE, {"fingerprint": fp, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        c = ctx.counters
-        say(f"[{st.id}] done: {c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected")
+        for line in done_lines(st.id, ctx.counters):
+            say(line)
 
     def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput]) -> None:
         counters, last = ctx.counters, time.monotonic()
@@ -267,6 +267,24 @@ def count_written(data: Path, rejected: Path) -> int:
             raise InputError(f"{e} (the stage file is corrupt inside, not just at its end; "
                              "delete it or re-run with --force to redo the stage)") from None
     return n
+
+
+def done_lines(stage_id: str, c: Counter, top: int = 3) -> list[str]:
+    """The console lines of a finished stage: counts that add up (in + generated = out + rejected
+    + consumed), its top rejection reasons, and a warning when it kept nothing."""
+    counts = f"{c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected"
+    counts += "".join(f", {c[k]} {k}" for k in ("generated", "consumed") if c[k])
+    lines = [f"[{stage_id}] done: {counts}"]
+    reasons = sorted(((k[len("dropped_"):], v) for k, v in c.items() if k.startswith("dropped_") and v),
+                     key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{reason} {n}" for reason, n in reasons[:top])
+    if len(reasons) > top:
+        shown += f", {len(reasons) - top} more reasons"
+    if reasons:
+        lines.append(f"[{stage_id}] rejected: {shown} (see {stage_id}/{REJECTED})")
+    if not c["records_out"] and c["records_in"] + c["generated"]:
+        lines.append(f"[{stage_id}] warning: the stage kept no record; stages reading it get nothing")
+    return lines
 
 
 def check_ledger(stage_id: str, c: Counter) -> None:
