@@ -133,25 +133,7 @@ class Runner:
     # -- one stage --------------------------------------------------------------------------
     def execute(self, st: Stage, fresh: bool = False) -> None:
         rd, fp = self.rd, self.fps[st.id]
-        for down in self.recipe.downstream(st.id) - {st.id}:
-            rd.remove(down, DONE)
-        started = rd.read(st.id, STARTED) if not fresh else None
-        if started and started.get("fingerprint") == fp:
-            # The op runs again from its start (LLM answers come from the request cache) and
-            # its files are written afresh, so an input whose outcome changed since the
-            # interrupted attempt (a rejection that is now a record, or back) lands once.
-            written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
-            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
-                "writes its files again (answered requests come from the cache)")
-            refresh = started.get("refresh_since")
-        else:
-            if fresh:
-                say(f"[{st.id}] starting from scratch (answered requests come from the cache)")
-            rd.clear(st.id)
-            refresh = time.time() if st.id in self.opts.no_cache else None
-        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
-        rd.remove(st.id, DONE, FAILED, DATA, REJECTED, STATS)
-        rd.write(st.id, STARTED, {"fingerprint": fp, **({"refresh_since": refresh} if refresh else {})})
+        refresh = self.begin(st, fresh)
         inputs = self.inputs(st)
         ctx = StageContext(st.id, st.op.name, rd.stage_dir(st.id), rd.root,
                            recipe_dir=self.recipe.folder, upstream=self.upstream_summary(st),
@@ -179,6 +161,31 @@ class Runner:
         rd.write(st.id, DONE, {"fingerprint": fp, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         for line in done_lines(st.id, ctx.counters):
             say(line)
+
+    def begin(self, st: Stage, fresh: bool) -> float | None:
+        """Open an attempt at a stage: resume the interrupted one (same fingerprint) or start from
+        scratch. Returns the time a `--no-cache` re-sampling began (its answers are reused)."""
+        rd, fp = self.rd, self.fps[st.id]
+        for down in self.recipe.downstream(st.id) - {st.id}:
+            rd.remove(down, DONE)
+        started = rd.read(st.id, STARTED) if not fresh else None
+        if started and started.get("fingerprint") == fp:
+            # The op runs again from its start (LLM answers come from the request cache) and
+            # its files are written afresh, so an input whose outcome changed since the
+            # interrupted attempt (a rejection that is now a record, or back) lands once.
+            written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
+                "writes its files again (answered requests come from the cache)")
+            refresh = started.get("refresh_since")
+        else:
+            if fresh:
+                say(f"[{st.id}] starting from scratch (answered requests come from the cache)")
+            rd.clear(st.id)
+            refresh = time.time() if st.id in self.opts.no_cache else None
+        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
+        rd.remove(st.id, DONE, FAILED, DATA, REJECTED, STATS)
+        rd.write(st.id, STARTED, {"fingerprint": fp, **({"refresh_since": refresh} if refresh else {})})
+        return refresh
 
     def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput]) -> None:
         counters, last = ctx.counters, time.monotonic()
