@@ -58,6 +58,8 @@ def first_attempt(tmp_path: Path, server) -> tuple[Path, Path, Flaky]:
         run_recipe(recipe, out)
     rejected = read_lines(out / "answer" / "rejected.jsonl")
     assert rejected and all(r["reason"] == "llm_error" for r in rejected)
+    # requests that got no answer hold back none of the records after them (input order kept)
+    assert len(read_lines(out / "answer" / "data.jsonl")) == len(flaky.answered)
     flaky.healed = True
     return recipe, out, flaky
 
