@@ -73,6 +73,9 @@ def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe
                                            help="run folder (default outputs/<name>)"),
         only: Optional[str] = OnlyOpt, until: Optional[str] = UntilOpt,
         force: Optional[List[str]] = ForceOpt,
+        no_cache: Optional[List[str]] = typer.Option(
+            None, "--no-cache", help="re-run this stage from scratch sending every request again "
+            "(new samples replace its cached answers; what depends on it re-runs too)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
         model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,
         concurrency: Optional[int] = ConcurrencyOpt) -> None:
@@ -86,7 +89,8 @@ def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe
         raise ConfigError(f"{recipe}: recipe not found")
     rec = load_recipe(path)
     out_dir = out or Path("outputs") / rec.name
-    opts = RunOptions(only, until, tuple(force or ()), dry_run, llm_overrides(model, base_url, concurrency))
+    opts = RunOptions(only, until, tuple(force or ()), dry_run, llm_overrides(model, base_url, concurrency),
+                      no_cache=tuple(no_cache or ()))
     Runner(rec, out_dir, opts).run()
     if not dry_run:
         say(f"run folder: {out_dir}")
@@ -239,6 +243,11 @@ def main() -> None:
             sys.exit(rc)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as e:  # the machine's files (a full disk, a read-only folder), not a bug
+        from pipeline.rundir import os_problem
+
+        print(f"error: {os_problem(e)}", file=sys.stderr)
         sys.exit(1)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)

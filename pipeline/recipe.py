@@ -25,6 +25,8 @@ from pipeline.ops.base import OpSpec, Params
 STAGE_KEYS = ("id", "op", "inputs", "llm")
 TOP_KEYS = ("name", "description", "llm", "stages")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# entries of a run folder a stage folder must not take (compared case-insensitively)
+RESERVED_IDS = ("cache", "reviews", "dry-run", "manifest.json", "manifest.json.tmp", "report.html")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SECRET_NAME_RE = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.I)
 
@@ -198,6 +200,9 @@ def _build_stage(raw: Any, i: int, folder: Path, llm: dict | None, problems: lis
     sid, op_name = raw.get("id"), raw.get("op")
     if not isinstance(sid, str) or not NAME_RE.match(sid):
         problems.append(f"{where}.id: required; letters, digits, '_', '.', '-'")
+        return None
+    if sid.lower() in RESERVED_IDS:
+        problems.append(f"{where}.id: {sid!r} is reserved in the run folder; choose another id")
         return None
     try:
         op = get_op(op_name)

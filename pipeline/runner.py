@@ -1,16 +1,15 @@
 """Run a recipe into a run folder, skipping done stages and resuming interrupted ones.
 
 A stage is done when its `done.json` marker holds its current fingerprint. An interrupted
-stage (same fingerprint in `started.json`) resumes: the torn tail of its files is cut off,
-the op runs again (LLM ops answer from the request cache), and every item already committed
-is recognised by id and not written twice. A stage whose fingerprint changed starts over,
-and so does everything downstream of it.
+stage (same fingerprint in `started.json`) resumes: the op runs again from its start (LLM ops
+answer from the request cache, so nothing answered is paid again) and its files are written
+afresh. A stage whose fingerprint changed, or that `--force` names, starts from scratch (its
+folder emptied), and so does everything downstream of it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import platform
 import time
 from collections import Counter
@@ -28,7 +27,8 @@ from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
 from pipeline.record import Record, Rejected, check_messages
 from pipeline.tokens import using
-from pipeline.rundir import DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir
+from pipeline.rundir import (DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir,
+                             RunFolderError, os_problem)
 
 PACKAGES = ("datasets", "openai", "pandas", "rapidfuzz", "pydantic", "pyarrow")
 STATS_EVERY = 2.0
@@ -41,6 +41,7 @@ class RunOptions:
     force: tuple[str, ...] = ()
     dry_run: bool = False
     llm_overrides: dict = field(default_factory=dict)
+    no_cache: tuple[str, ...] = ()  # stages that re-sample instead of replaying the cache
 
 
 def versions() -> dict:
@@ -74,7 +75,7 @@ class Runner:
 
     def forced(self) -> set[str]:
         out: set[str] = set()
-        for sid in self.opts.force:
+        for sid in self.opts.force + self.opts.no_cache:
             out |= self.recipe.downstream(self.recipe.stage(sid).id)
         return out
 
@@ -84,6 +85,12 @@ class Runner:
         forced = self.forced()
         if self.opts.dry_run:
             return self.dry_run(plan, forced)
+        try:
+            return self.run_plan(plan, forced)
+        except OSError as e:  # a full disk, a read-only folder: one line, not a traceback
+            raise RunFolderError(os_problem(e)) from None
+
+    def run_plan(self, plan: list[Stage], forced: set[str]) -> dict:
         self.rd.lock()
         try:
             self.write_manifest()
@@ -95,7 +102,7 @@ class Runner:
                     outcome[st.id] = "skipped"
                     continue
                 self.check_inputs_ready(st)
-                self.execute(st)
+                self.execute(st, fresh=st.id in forced)
                 outcome[st.id] = "ran"
                 self.write_manifest()
             if all(v == "skipped" for v in outcome.values()):
@@ -127,50 +134,64 @@ class Runner:
                 for i in st.inputs]
 
     # -- one stage --------------------------------------------------------------------------
-    def execute(self, st: Stage) -> None:
+    def execute(self, st: Stage, fresh: bool = False) -> None:
         rd, fp = self.rd, self.fps[st.id]
-        for down in self.recipe.downstream(st.id) - {st.id}:
-            rd.remove(down, DONE)
-        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
-        rd.remove(st.id, DONE, FAILED)
-        started = rd.read(st.id, STARTED)
-        skip: Counter = Counter()
-        if started and started.get("fingerprint") == fp:
-            skip = committed(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
-            say(f"[{st.id}] resuming: {sum(skip.values())} items already written")
-        else:
-            rd.remove(st.id, DATA, REJECTED, STATS)
-            rd.write(st.id, STARTED, {"fingerprint": fp})
+        refresh = self.begin(st, fresh)
         inputs = self.inputs(st)
         ctx = StageContext(st.id, st.op.name, rd.stage_dir(st.id), rd.root,
                            recipe_dir=self.recipe.folder, upstream=self.upstream_summary(st),
-                           extra={"recipe": self.recipe.name, "fingerprint": fp})
+                           extra={"recipe": self.recipe.name, "fingerprint": fp,
+                                  "cache_refresh_since": refresh})
         ctx.counters["records_in"] = sum(i.count for i in inputs)
         ctx.llm = self.make_llm(st, ctx)
         say(f"[{st.id}] {st.op.name}: running")
         started_at = time.monotonic()
         try:
             with using(st.tokenizer):
-                self.stream(st, ctx, inputs, skip)
+                self.stream(st, ctx, inputs)
         except BaseException as e:
-            self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
-            if isinstance(e, Exception) and not getattr(e, "keeps_partial", False):
-                rd.write(st.id, FAILED, {"error": str(e), "type": type(e).__name__})
+            # best effort: on a full disk these writes fail too, and must not hide the first error
+            with contextlib.suppress(OSError):
+                self.write_stats(st, ctx, time.monotonic() - started_at, partial=True)
+                if isinstance(e, Exception) and not getattr(e, "keeps_partial", False):
+                    error = os_problem(e) if isinstance(e, OSError) else str(e)
+                    rd.write(st.id, FAILED, {"error": error, "type": type(e).__name__})
             raise
         finally:
             if ctx.llm is not None and hasattr(ctx.llm, "close"):
                 ctx.llm.close()
-        leftover = +skip
-        if leftover:
-            raise InputError(f"stage {st.id}: {sum(leftover.values())} records in its files were not "
-                             f"produced again on resume; re-run with --force {st.id}")
         check_ledger(st.id, ctx.counters)
         self.write_stats(st, ctx, time.monotonic() - started_at)
         rd.write(st.id, DONE, {"fingerprint": fp, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        c = ctx.counters
-        say(f"[{st.id}] done: {c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected")
+        for line in done_lines(st.id, ctx.counters):
+            say(line)
 
-    def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput], skip: Counter) -> None:
+    def begin(self, st: Stage, fresh: bool) -> float | None:
+        """Open an attempt at a stage: resume the interrupted one (same fingerprint) or start from
+        scratch. Returns the time a `--no-cache` re-sampling began (its answers are reused)."""
+        rd, fp = self.rd, self.fps[st.id]
+        for down in self.recipe.downstream(st.id) - {st.id}:
+            rd.remove(down, DONE)
+        started = rd.read(st.id, STARTED) if not fresh else None
+        if started and started.get("fingerprint") == fp:
+            # The op runs again from its start (LLM answers come from the request cache) and
+            # its files are written afresh, so an input whose outcome changed since the
+            # interrupted attempt (a rejection that is now a record, or back) lands once.
+            written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
+                "writes its files again (answered requests come from the cache)")
+            refresh = started.get("refresh_since")
+        else:
+            if fresh:
+                say(f"[{st.id}] starting from scratch (answered requests come from the cache)")
+            rd.clear(st.id)
+            refresh = time.time() if st.id in self.opts.no_cache else None
+        rd.stage_dir(st.id).mkdir(parents=True, exist_ok=True)
+        rd.remove(st.id, DONE, FAILED, DATA, REJECTED, STATS)
+        rd.write(st.id, STARTED, {"fingerprint": fp, **({"refresh_since": refresh} if refresh else {})})
+        return refresh
+
+    def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput]) -> None:
         counters, last = ctx.counters, time.monotonic()
         total = counters["records_in"] or None
         with JsonlAppender(self.rd.file(st.id, DATA)) as out, \
@@ -183,16 +204,12 @@ class Runner:
                     if problems:
                         item = Rejected(problems[0].code, "; ".join(map(str, problems)), record=item)
                 if isinstance(item, Record):
-                    key, sink = ("k", item.id), out
+                    out.write(item.to_bytes())
                     counters["records_out"] += 1
                 else:
-                    key, sink = ("r", rejected_key(item)), rej
+                    rej.write(item.to_bytes())
                     counters["rejected"] += 1
                     counters[item.counter] += 1
-                if skip[key] > 0:
-                    skip[key] -= 1
-                else:
-                    sink.write(item.to_bytes())
                 advance(1)
                 if time.monotonic() - last >= STATS_EVERY:
                     last = time.monotonic()
@@ -254,35 +271,38 @@ def tokenizer_entry(stages: list[Stage]) -> dict:
     return {"tokenizer": path} if path else {}
 
 
-def rejected_key(item: Rejected) -> str:
-    """Identity of a rejected item: its record id, or a hash of where/why/what for raw rows."""
-    if item.record is not None:
-        return item.record.id
-    raw = json.dumps([item.where or "", item.reason, item.raw], sort_keys=True, default=str,
-                     ensure_ascii=False)
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
-
-
-def committed(data: Path, rejected: Path) -> Counter:
-    """Ids already written by an interrupted attempt (torn tails repaired first)."""
-    keys: Counter = Counter()
-    for kind, path in (("k", data), ("r", rejected)):
+def count_written(data: Path, rejected: Path) -> int:
+    """Items an interrupted attempt wrote (torn tails cut first). A file corrupt inside, not
+    just at its end, was not torn by a crash: refuse rather than overwrite it unseen."""
+    n = 0
+    for path in (data, rejected):
         repair_tail(path)
         if not path.exists():
             continue
         try:
-            for _, obj in read_jsonl(path, trusted=True):
-                if kind == "k":
-                    keys[("k", obj["id"])] += 1
-                else:
-                    rec = obj.get("record")
-                    item = Rejected(obj["reason"], raw=obj.get("raw"), where=obj.get("where"),
-                                    record=Record(rec["id"], [], {}) if rec else None)
-                    keys[("r", rejected_key(item))] += 1
+            n += sum(1 for _ in read_jsonl(path, trusted=True))
         except UserError as e:
             raise InputError(f"{e} (the stage file is corrupt inside, not just at its end; "
                              "delete it or re-run with --force to redo the stage)") from None
-    return keys
+    return n
+
+
+def done_lines(stage_id: str, c: Counter, top: int = 3) -> list[str]:
+    """The console lines of a finished stage: counts that add up (in + generated = out + rejected
+    + consumed), its top rejection reasons, and a warning when it kept nothing."""
+    counts = f"{c['records_in']} in, {c['records_out']} out, {c['rejected']} rejected"
+    counts += "".join(f", {c[k]} {k}" for k in ("generated", "consumed") if c[k])
+    lines = [f"[{stage_id}] done: {counts}"]
+    reasons = sorted(((k[len("dropped_"):], v) for k, v in c.items() if k.startswith("dropped_") and v),
+                     key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{reason} {n}" for reason, n in reasons[:top])
+    if len(reasons) > top:
+        shown += f", {len(reasons) - top} more reasons"
+    if reasons:
+        lines.append(f"[{stage_id}] rejected: {shown} (see {stage_id}/{REJECTED})")
+    if not c["records_out"] and c["records_in"] + c["generated"]:
+        lines.append(f"[{stage_id}] warning: the stage kept no record; stages reading it get nothing")
+    return lines
 
 
 def check_ledger(stage_id: str, c: Counter) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
+from pipeline.gen.calls import run_in_order
 from pipeline.llm.reask import ask_with_reasks
 from pipeline.llm.replies import problem
 from pipeline.llm.types import AsyncAsk, Reply, Request
@@ -109,8 +110,8 @@ def finish(seed: Record, messages: list[dict], meta: dict, *, end: str, raw: Any
 
 
 def run_all(ctx: StageContext, tasks: Iterable[Callable[[AsyncAsk], Any]]) -> Iterator:
-    """Run conversation tasks; each returns one item or a list of items."""
-    for out in ctx.llm.run_tasks(tasks):
+    """Run conversation tasks; each returns one item or a list of items, yielded in task order."""
+    for out in run_in_order(ctx, tasks):
         if isinstance(out, list):
             yield from out
         else:

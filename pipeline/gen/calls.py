@@ -8,11 +8,12 @@ endpoints get it as one user message (the prompts carry a chat variant of their 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from pipeline.llm.reask import reask_request
+from pipeline.llm.retry import RequestFailed
 from pipeline.llm.replies import describe, problem
-from pipeline.llm.types import Reply, Request
+from pipeline.llm.types import AsyncAsk, Reply, Request
 from pipeline.ops.base import StageContext
 
 
@@ -104,15 +105,50 @@ def model_of(reply: Reply) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
-def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[Any]:
+def run_in_order(ctx: StageContext, tasks: Iterable[Callable[[AsyncAsk], Awaitable[Any]]]) -> Iterator[Any]:
+    """Run `tasks` concurrently (`ctx.llm.run_tasks`); yield their results in task order, so a
+    stage writes the same bytes however fast each reply comes. A task whose request got no
+    answer (the LLM layer reports it at the end) does not hold back the ones after it; results
+    that arrive early wait in memory for the earlier ones."""
+    failed: set[int] = set()
+
+    def numbered() -> Iterator[Callable[[AsyncAsk], Awaitable[tuple[int, Any]]]]:
+        for i, fn in enumerate(tasks):
+            async def task(ask: AsyncAsk, i: int = i, fn=fn) -> tuple[int, Any]:
+                try:
+                    return i, await fn(ask)
+                except RequestFailed:
+                    failed.add(i)
+                    raise
+            yield task
+
+    yield from in_order(ctx.llm.run_tasks(numbered()), failed)
+
+
+def in_order(results: Iterable[tuple[int, Any]], skip: set[int] = frozenset()) -> Iterator[Any]:
     """Values of `(index, value)` pairs arriving in any order, yielded in index order as soon as
-    every earlier index has arrived (deterministic output without waiting for the end)."""
+    every earlier index has arrived or is in `skip` (deterministic output without waiting for
+    the end). When `results` raises, what is ready is yielded first."""
     pending: dict[int, Any] = {}
     nxt = 0
-    for index, value in results:
-        pending[index] = value
-        while nxt in pending:
-            yield pending.pop(nxt)
+
+    def ready() -> Iterator[Any]:
+        nonlocal nxt
+        while nxt in pending or nxt in skip:
+            if nxt in pending:
+                yield pending.pop(nxt)
             nxt += 1
+
+    source = iter(results)
+    while True:
+        try:
+            index, value = next(source)
+        except StopIteration:
+            break
+        except Exception:
+            yield from ready()
+            raise
+        pending[index] = value
+        yield from ready()
     if pending:
         raise RuntimeError(f"results missing before index {min(pending)}")

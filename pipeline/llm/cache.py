@@ -40,6 +40,9 @@ class ResponseCache:
     """Raw responses keyed by request key, plus the run's spend (responses stored, their cost)."""
 
     def __init__(self, run_dir: Path):
+        # `refresh_since` (a time): answers stored before it are ignored and replaced, so a stage
+        # re-samples (`run --no-cache ID`) and an interrupted re-sampling resumes without paying twice
+        self.refresh_since: float | None = None
         self.path = cache_path(run_dir)
         self.conn = connect(self.path)
         count, cost = self.conn.execute("SELECT count(*), total(cost) FROM responses").fetchone()
@@ -47,14 +50,16 @@ class ResponseCache:
 
     def get(self, key: str) -> tuple[str, float] | None:
         """`(response text, cost)` of an answered request, or None."""
-        row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ? AND created >= ?",
+                                (key, self.refresh_since or 0.0)).fetchone()
         return (row[0], row[1]) if row else None
 
     def put(self, key: str, stage: str, request: str, response: str, tokens_in: int, tokens_out: int,
             cost: float) -> None:
         try:
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR {'REPLACE' if self.refresh_since else 'IGNORE'} INTO responses "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
         except sqlite3.Error as e:
             raise LLMError(f"{self.path}: cannot store a response ({e}); free space and run the "

@@ -234,6 +234,7 @@ class StageClient:
                             self.counters)
         other.loop.close()
         other.loop = self.loop
+        other.cache.refresh_since = self.cache.refresh_since
         self.siblings.append(other)
         return other
 
@@ -286,5 +287,7 @@ def client_for_stage(stage: Any, ctx: Any, overrides: dict | None = None, *,
                      sleep: Callable[[float], Awaitable[None]] | None = None) -> StageClient:
     """The `ctx.llm` the runner gives an LLM stage."""
     settings = stage_settings(stage, overrides)
-    return StageClient(stage.id, settings, resolve_base_url(settings.base_url), ctx.run_dir,
-                       ctx.counters, sleep=sleep)
+    client = StageClient(stage.id, settings, resolve_base_url(settings.base_url), ctx.run_dir,
+                         ctx.counters, sleep=sleep)
+    client.cache.refresh_since = ctx.extra.get("cache_refresh_since")  # `run --no-cache ID`
+    return client

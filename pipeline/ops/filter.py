@@ -95,7 +95,15 @@ def redact_record(rec: Record, p: FilterParams) -> Record:
         for k, n in counts.items():
             total[k] = total.get(k, 0) + n
         messages.append({"role": m["role"], "content": text})
-    return rec.derive(messages, redacted=total) if total else rec
+    if not total:
+        return rec
+    copies = {k: piimod.redact(rec.meta[k], kinds)[0] for k in TEXT_COPIES if isinstance(rec.meta.get(k), str)}
+    return rec.derive(messages, redacted=total, **copies)
+
+
+# meta fields that hold a copy of a turn's text (sources and generation ops keep them): redacted too
+TEXT_COPIES = ("input", "instruction", "seed_instruction", "topic", "original_task", "specified_task",
+               "expanded_from", "request", "related_to")
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: FilterParams) -> Iterator[Item]:

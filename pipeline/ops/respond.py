@@ -16,6 +16,7 @@ from typing import Iterator
 
 from pydantic import Field, model_validator
 
+from pipeline.gen.calls import run_in_order
 from pipeline.gen.orca import COT_PROMPT, SYSTEM_PROMPT, orca_system, with_cot
 from pipeline.llm.reask import ask_with_reasks
 from pipeline.llm.replies import describe, problem, raw_text
@@ -109,7 +110,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: RespondParams) -> Iterat
                 for sample in range(p.n):
                     yield partial(answer, rec, sent, kept, sample, p, reasks, ctx.stage_id, extra)
 
-    yield from ctx.llm.run_tasks(tasks())
+    yield from run_in_order(ctx, tasks())
 
 
 def prompt_names(p: RespondParams) -> tuple[str, ...]:

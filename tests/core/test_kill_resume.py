@@ -65,10 +65,14 @@ def kill_during(proc: subprocess.Popen, out: Path, stage: str, min_bytes: int) -
 
 
 def snapshot(out: Path) -> dict:
+    """Every stage's files, and its counters without the timing."""
     files = {}
     for st in STAGES:
         for name in ("data.jsonl", "rejected.jsonl"):
             files[f"{st}/{name}"] = (out / st / name).read_bytes()
+        stats = json.loads((out / st / "stats.json").read_text())
+        assert stats.pop("seconds") >= 0
+        files[f"{st}/stats.json"] = stats
     for p in sorted((out / "export" / "dataset").iterdir()):
         files[f"export/dataset/{p.name}"] = p.read_bytes()
     return files
