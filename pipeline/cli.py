@@ -74,7 +74,7 @@ def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe
         only: Optional[str] = OnlyOpt, until: Optional[str] = UntilOpt,
         force: Optional[List[str]] = ForceOpt,
         no_cache: Optional[List[str]] = typer.Option(
-            None, "--no-cache", help="re-run this stage from scratch sending every request again "
+            None, "--no-cache", metavar="STAGE", help="re-run this stage from scratch sending every request again "
             "(new samples replace its cached answers; what depends on it re-runs too)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
         model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,

@@ -50,7 +50,7 @@ def test_scorer_model_layout_and_scores(tmp_path, server):
               {"id": "deita", "op": "score_deita", "inputs": ["in"], "prompt": "deita"}]
     run_recipe(write_recipe(tmp_path, "deitamodels", llm_block(server), stages), tmp_path / "run")
     prompts = [c.body["prompt"] for c in server.calls]
-    assert set(server.paths) == {"POST /completions"}
+    assert set(server.paths) - {"GET /models"} == {"POST /completions"}      # (the endpoint check)
     assert COMPLEXITY.format(instruction="Explain tides.") in prompts
     assert QUALITY.format(instruction="Explain tides.", output="The Moon.") in prompts
     # the final unanswered turn is scored against an empty response
