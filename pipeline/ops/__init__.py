@@ -9,7 +9,7 @@ from pipeline.ops.base import OpSpec
 def _table() -> dict[str, OpSpec]:
     from pipeline.ops import (alpaca_instruct, decontaminate, dedup_exact, dedup_minhash, dedup_semantic,
                               evol_instruct, export, filter as filter_op, guided_instruct, ifd, ifd_experience, ifs,
-                              ingest, interactive_translate, judge, langid, lima, mix, pairs, respond, role_play,
+                              ingest, instruction_mining, interactive_translate, judge, langid, lima, mix, pairs, respond, role_play,
                               rouge_novelty, score_deita, select, self_chat, self_instruct, self_refine,
                               tag, translate, ultrachat_openings, unnatural_instruct, user_sim)
 
@@ -20,7 +20,8 @@ def _table() -> dict[str, OpSpec]:
                     interactive_translate.SPEC, langid.SPEC]
     curation = [dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC, rouge_novelty.SPEC,
                 filter_op.SPEC, decontaminate.SPEC, judge.SPEC, score_deita.SPEC, tag.SPEC, select.SPEC,
-                ifd.SPEC, ifd_experience.SPEC, pairs.SPEC, lima.SPEC, ifs.SPEC]
+                ifd.SPEC, ifd_experience.SPEC, pairs.SPEC, lima.SPEC, ifs.SPEC,
+                instruction_mining.SPEC]
     specs = ingest_and_mix + generation + conversation + curation + [export.SPEC]
     return {spec.name: spec for spec in specs}
 
