@@ -36,6 +36,8 @@ class Model:
             return self.ifs(call)
         if msgs and msgs[0]["content"].startswith("You are an evaluator that answers a yes/no question"):
             return self.unieval(call)
+        if msgs_user(call).startswith("请写出"):
+            return belle_list(msgs_user(call))
         return "I cannot help with that."
 
     def unieval(self, call: FakeCall):
@@ -71,3 +73,35 @@ def yes_no_logprobs(text: str, yes: float) -> dict:
 
 def msgs_user(call: FakeCall) -> str:
     return next(m["content"] for m in call.messages if m["role"] == "user")
+
+
+TOPICS = ["长城", "熊猫", "茶叶", "高铁", "春节", "书法", "京剧", "稻田", "丝绸", "瓷器", "黄河", "故宫", "饺子",
+          "围棋", "太极", "剪纸", "灯笼", "竹子", "桂林", "敦煌", "昆曲", "徽州", "苏绣", "泰山", "西湖", "火锅",
+          "青藏", "漓江", "秦腔", "景德"]
+FORMS = ["请用三句话介绍{t}的历史。", "{t}为什么在中国文化里很重要？", "为一次关于{t}的讲座写一个开场白。",
+         "列出与{t}有关的五个常见问题。", "把下面这段关于{t}的话改写得更正式。", "根据下面的材料，总结{t}的特点。"]
+
+
+def belle_list(prompt: str) -> str:
+    """Tasks 4..N in BELLE's blocks; the topic comes from the seeds shown, so requests differ. Includes a
+    task about a picture (blacklist), one addressing the GPT model (phrase cut), a 3-character one, and
+    an over-long instruction with an input; one block uses full-width colons."""
+    total = int(re.search(r"请写出(\d+)条", prompt).group(1))
+    k = sum(map(ord, prompt)) % len(TOPICS)
+    blocks = []
+    for n in range(4, total + 1):
+        t = TOPICS[(k + n * 7) % len(TOPICS)] + TOPICS[(k + n * 3) % len(TOPICS)]
+        inst, extra, out = FORMS[n % len(FORMS)].format(t=t), "<无输入>", f"关于{t}的回答：这是一个清楚、具体的例子。"
+        if n % len(FORMS) in (4, 5):
+            extra = f"{t}是一个值得了解的话题，它和很多人的生活有关。"
+        if n == 5:
+            inst = f"请描述这张关于{t}的图片。"
+        elif n == 6:
+            inst = f"请GPT模型解释{t}的由来。"
+        elif n == 7:
+            inst = "翻译"
+        elif n == 8:
+            inst, extra = "请" + "仔细" * 50 + f"分析{t}。", "一段材料"
+        colon = "：" if n == 9 else ":"
+        blocks.append(f"###\n{n}. 指令{colon} {inst}\n{n}. 输入{colon}\n{extra}\n{n}. 输出{colon}\n{out}")
+    return "\n".join(blocks)
