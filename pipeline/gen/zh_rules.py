@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from pipeline.gen.pieces import Piece, mark_truncated
+from pipeline.gen.lists import parse_alpaca_tasks
+from pipeline.gen.pieces import Piece
 
 # BELLE's blacklist, matched as substrings (Chinese has no spaces to mark word boundaries)
 ZH_BANNED = ("图像", "图片", "照片", "文件", "图表", "图层", "曲线图", "折线图", "直线图", "柱形图", "饼状图",
@@ -24,32 +25,19 @@ GPT_PHRASES = tuple(sorted((
 EXAMPLE_WORDS = ("示例", "例子")
 _FIELD = re.compile(r"(\d+)\.\s*(指令|输入|输出)\s*[:：]")
 _START = re.compile(r"^\s*(?:###|\d+\.\s*指令\s*[:：])")
-_NOINPUT = re.compile(r"^\s*<?\s*无输入\s*>?\s*$")
-NAMES = {"指令": "instruction", "输入": "input", "输出": "output"}
+_NOINPUT_LINE = re.compile(r"(?m)^[ \t]*<?[ \t]*无输入[ \t]*>?[ \t]*$")
+NAMES = {"指令": "Instruction", "输入": "Input", "输出": "Output"}
 
 
 def parse_zh_tasks(text: str, first: int, *, leading_is_item: bool, truncated: bool = False) -> list[Piece]:
-    """BELLE's `###` blocks, each `N. 指令:` / `N. 输入:` / `N. 输出:` under one number."""
+    """BELLE's `###` blocks, each `N. 指令:` / `N. 输入:` / `N. 输出:` under one number: the Chinese
+    labels are mapped onto Alpaca's and parsed by the Alpaca parser, so both follow one grammar."""
     text = text.replace("\r\n", "\n")
     if leading_is_item and not _START.match(text):
         text = f"{first}. 指令:" + text
-    pieces = [_block(chunk) for chunk in text.split("###") if chunk.strip()]
-    return mark_truncated(pieces) if truncated else pieces
-
-
-def _block(chunk: str) -> Piece:
-    parts = _FIELD.split(chunk)
-    raw = chunk.strip()
-    if len(parts) == 1:
-        return Piece({}, raw, None, "commentary", "no 指令/输入/输出 fields")
-    numbers, names = parts[1::3], parts[2::3]
-    values = [v.strip() for v in parts[3::3]]
-    if names != ["指令", "输入", "输出"] or len(set(numbers)) != 1 or parts[0].strip():
-        found = ", ".join(f"{n}. {f}" for n, f in zip(numbers, names))
-        return Piece({}, raw, int(numbers[0]), "malformed_item", f"expected N. 指令/输入/输出, found {found}")
-    instruction, extra, output = values
-    return Piece({"instruction": instruction, "input": "" if _NOINPUT.match(extra) else extra,
-                  "output": output}, raw, int(numbers[0]))
+    text = _FIELD.sub(lambda m: f"{m.group(1)}. {NAMES[m.group(2)]}:", text)
+    text = _NOINPUT_LINE.sub("<noinput>", text)
+    return parse_alpaca_tasks(text, first, leading_is_item=False, truncated=truncated)
 
 
 def strip_gpt_phrases(instruction: str) -> str:
