@@ -15,11 +15,11 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.embed import model_folder
-from pipeline.llm.types import AsyncAsk
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.record import Record, Rejected
-from pipeline.scoring.ask import Outcome, ScorerParams, ask_parsed, in_order, reask_limit, rejection, with_scores
+from pipeline.scoring.ask import ScorerParams, with_scores
 from pipeline.scoring.ifs import IFS_PROMPTS, LocalClassifier, ifs_messages, parse_label
+from pipeline.scoring.labels import label_records
 
 
 class IfsParams(ScorerParams):
@@ -37,26 +37,9 @@ def labelled(rec: Record, label: str, p: IfsParams, **extra) -> Item:
 
 
 def by_llm(ctx: StageContext, inputs: list[StageInput], p: IfsParams) -> Iterator[tuple[Record, Item, str]]:
-    reasks = reask_limit(ctx, p.reasks)
-
-    def workflows():
-        for inp in inputs:
-            for rec in inp:
-                async def one(ask: AsyncAsk, rec: Record = rec):
-                    if not rec.complete:
-                        return rec, None
-                    return rec, await ask_parsed(ask, ifs_messages(rec), lambda r: parse_label(r.text),
-                                                 "ifs_reask", reasks, temperature=0.0, max_tokens=64)
-                yield one
-
-    for rec, out in in_order(ctx, workflows()):
-        if out is None:
-            yield rec, Rejected("incomplete", "no response to classify", record=rec), ""
-        elif not isinstance(out, Outcome) or not out.ok:
-            yield rec, rejection(rec, out, "ifs"), ""
-        else:
-            ctx.count("reasked", max(len(out.raw) - 1, 0))
-            yield rec, labelled(rec, out.value[0], p), out.value[0]
+    for rec, rejected, label, _ in label_records(ctx, inputs, ifs_messages, parse_label, "ifs_reask", "ifs",
+                                                 p.reasks):
+        yield rec, rejected or labelled(rec, label, p), label
 
 
 def by_model(ctx: StageContext, inputs: list[StageInput], p: IfsParams) -> Iterator[tuple[Record, Item, str]]:

@@ -8,18 +8,17 @@ sequence-classification model (a folder, extra `ifd`) such as the paper's BERT c
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.prompts import load_prompt
 from pipeline.scoring.layout import boundary_for, exchange
+from pipeline.scoring.labels import parse_word
 from pipeline.scoring.parse import Failure
 from pipeline.record import Record
 
 IFS_PROMPTS = ("ifs_system", "ifs_user", "ifs_reask")
 LABELS = ("answer", "continuation")
-_WORD = re.compile(r"^(?:label\s*[:=]\s*)?([a-z\-]+)$", re.I)
 
 
 def ifs_messages(rec: Record) -> list[dict]:
@@ -33,16 +32,7 @@ def ifs_messages(rec: Record) -> list[dict]:
 
 def parse_label(text: str | None) -> tuple[str, str] | Failure:
     """`(label, reason)` from a reply whose first line is `answer` or `continuation`."""
-    if text is None or not text.strip():
-        return Failure("empty", "the reply was empty")
-    lines = text.strip().splitlines()
-    m = _WORD.match(lines[0].strip().strip("*_`\"' .:"))
-    label = m.group(1).lower() if m else ""
-    if label in ("answer-like", "answer_like"):
-        label = "answer"
-    if label not in LABELS:
-        return Failure("unparsable", "the first line is not the single word answer or continuation")
-    return label, "\n".join(lines[1:]).strip()
+    return parse_word(text, LABELS, {"answer-like": "answer", "answer_like": "answer"})
 
 
 class LocalClassifier:

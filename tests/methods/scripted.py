@@ -36,9 +36,17 @@ class Model:
             return self.ifs(call)
         if msgs and msgs[0]["content"].startswith("You are an evaluator that answers a yes/no question"):
             return self.unieval(call)
+        if system.startswith("You judge teaching material."):
+            text = between(msgs_user(call), "text")
+            return "low\nMostly settings with nothing explained." if "TODO" in text or "config" in text \
+                else "high\nIt explains the idea step by step with an example."
+        if msgs_user(call).startswith("<example>"):
+            return lamini_list(msgs_user(call))
         if msgs_user(call).startswith("请写出"):
             return belle_list(msgs_user(call))
-        return "I cannot help with that."
+        # anything else is a request to answer (the `respond` stage)
+        return ("Here is a step-by-step explanation. First, state the idea in one sentence; then work "
+                "through a small example and check the result.")
 
     def unieval(self, call: FakeCall):
         """P(yes) by dimension; garbled responses score low; NOLOGPROBS answers in words only."""
@@ -105,3 +113,26 @@ def belle_list(prompt: str) -> str:
         colon = "：" if n == 9 else ":"
         blocks.append(f"###\n{n}. 指令{colon} {inst}\n{n}. 输入{colon}\n{extra}\n{n}. 输出{colon}\n{out}")
     return "\n".join(blocks)
+
+
+NOUNS = ["volcanoes", "tax returns", "sourdough", "chess openings", "jet lag", "compost", "sonnets", "budgets",
+         "glaciers", "job interviews", "fermentation", "bird migration", "solar panels", "first aid", "haiku",
+         "mortgages", "origami", "sleep cycles", "coral reefs", "public speaking", "bicycles", "vaccines",
+         "knitting", "recycling", "meteor showers", "negotiation", "tea ceremonies", "bonsai", "marathons", "fonts"]
+SHAPES = ["Explain how {a} relate to {b} in plain words.", "Write a short poem that mentions {a} and {b}.",
+          "What would change if {a} worked like {b}?", "Give three practical tips about {a} for someone into {b}.",
+          "Compare {a} with {b} in a small table.", "Draft an email inviting a friend to learn about {a}."]
+
+
+def lamini_list(prompt: str) -> str:
+    """20 examples; #1 repeats a shown example, #2 is two words, the last lacks its closing label."""
+    shown = re.findall(r"<example>(.*?)</example>", prompt)
+    k = sum(map(ord, prompt))
+    topic = re.search(r'about one of these topics: "([^"]+)"', prompt)
+    items = [shown[0], "Why bother?"]
+    for n in range(2, 20):
+        a, b = NOUNS[(k + n * 7) % len(NOUNS)], NOUNS[(k * 3 + n * 11) % len(NOUNS)]
+        if topic and n % 2:
+            b = topic.group(1)
+        items.append(SHAPES[(k + n) % len(SHAPES)].format(a=a, b=b))
+    return "\n".join(f"<example>{t}</example>" for t in items[:-1]) + f"\n<example>{items[-1]}"
