@@ -12,12 +12,13 @@ def _table() -> dict[str, OpSpec]:
                               ingest, interactive_translate, judge, langid, mix, pairs, respond, role_play,
                               rouge_novelty, score_deita, select, self_chat, self_instruct, self_refine,
                               tag, translate, ultrachat_openings, unnatural_instruct, user_sim)
-    from pipeline.ops import edu_value, instruction_mining, lamini_instruct, lima  # issue 13 items 11-15
+    from pipeline.ops import (attr_prompt, edu_value, instruction_mining, lamini_instruct,  # issue 13 items 11-15
+                              lima)
 
     ingest_and_mix = [ingest.SPEC, mix.SPEC]
     generation = [self_instruct.SPEC, alpaca_instruct.SPEC, evol_instruct.SPEC, evol_instruct.CODE_SPEC,
                   guided_instruct.SPEC, unnatural_instruct.SPEC, respond.SPEC,
-                  lamini_instruct.SPEC]
+                  lamini_instruct.SPEC, attr_prompt.SPEC]
     conversation = [self_chat.SPEC, role_play.SPEC, ultrachat_openings.SPEC, user_sim.SPEC, self_refine.SPEC, translate.SPEC,
                     interactive_translate.SPEC, langid.SPEC]
     curation = [dedup_exact.SPEC, dedup_minhash.SPEC, dedup_semantic.SPEC, rouge_novelty.SPEC,

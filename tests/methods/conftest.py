@@ -30,3 +30,24 @@ def stage_out(out: Path, stage: str) -> tuple[list[dict], list[dict], dict]:
 
 def pairs(*qa: tuple[str, str]) -> list[list[dict]]:
     return [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in qa]
+
+
+def check_resume(tmp_path: Path, server, make_recipe, stage: str, kill_after: int, latency: float = 0.02) -> dict:
+    """Run a reference; run again, SIGKILLed after `kill_after` requests, then resumed: the same
+    records come out, every request was paid at most twice, none beyond the reference's. Returns stats."""
+    from tests.chat.test_resume import kill_at
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "work").mkdir()
+    run(make_recipe(tmp_path / "ref"), tmp_path / "ref" / "out")
+    want, _, _ = stage_out(tmp_path / "ref" / "out", stage)
+    asked = len(server.hits)
+    server.reset_counts()
+    server.latency = latency
+    recipe = make_recipe(tmp_path / "work")
+    kill_at(recipe, tmp_path / "work" / "out", server, kill_after)
+    run(recipe, tmp_path / "work" / "out")
+    got, _, stats = stage_out(tmp_path / "work" / "out", stage)
+    assert [r["id"] for r in got] == [r["id"] for r in want]
+    assert len(server.hits) == asked and max(server.hits.values()) <= 2
+    return stats

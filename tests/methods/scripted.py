@@ -42,6 +42,12 @@ class Model:
                 else "high\nIt explains the idea step by step with an example."
         if msgs_user(call).startswith("<example>"):
             return lamini_list(msgs_user(call))
+        if msgs_user(call).startswith("We are writing a varied collection of"):
+            return attr_values(msgs_user(call))
+        if msgs_user(call).startswith("Write a news article in the category"):
+            label = re.search(r'category "([^"]+)"', msgs_user(call)).group(1)
+            reqs = re.findall(r"^\d+\. [^:]+: (.*)$", msgs_user(call), re.M)
+            return f"Local reporters covered {label.lower()} today ({'; '.join(reqs)}). Officials expect more soon."
         if msgs_user(call).startswith("请写出"):
             return belle_list(msgs_user(call))
         # anything else is a request to answer (the `respond` stage)
@@ -136,3 +142,18 @@ def lamini_list(prompt: str) -> str:
             b = topic.group(1)
         items.append(SHAPES[(k + n) % len(SHAPES)].format(a=a, b=b))
     return "\n".join(f"<example>{t}</example>" for t in items[:-1]) + f"\n<example>{items[-1]}"
+
+
+def attr_values(prompt: str) -> str:
+    """A numbered list; every class's subtopics share "General trends" (ambiguous); "mood" gets prose."""
+    attr = re.search(r'attribute "([^"]+)"', prompt).group(1)
+    label = re.search(r'in the category "([^"]+)"', prompt)
+    if attr == "mood":
+        return "Moods are hard to list, sorry."
+    n = int(re.search(r"List (\d+) different", prompt).group(1))
+    if label:
+        vals = [f"{label.group(1)} {w}" for w in ("policy", "funding", "records", "people", "events")][:n - 1]
+        vals.append("General trends")
+    else:
+        vals = [f"{attr} option {i}" for i in range(1, n + 1)]
+    return "\n".join(f"{i}. {v}" for i, v in enumerate(vals, 1))

@@ -7,7 +7,7 @@ from collections import Counter
 from pipeline.gen.seeds import Seed
 from pipeline.gen.zh_rules import ZH_BANNED, parse_zh_tasks, strip_gpt_phrases, zh_problem
 from pipeline.ops.alpaca_instruct import build_prompt
-from tests.methods.conftest import run, stage_out, write_recipe
+from tests.methods.conftest import check_resume, run, stage_out, write_recipe
 from tests.conftest import ROOT
 
 SEEDS = ROOT / "sources" / "samples" / "belle_zh_seed_tasks.jsonl"
@@ -68,21 +68,7 @@ def test_generation_applies_belle_rules(tmp_path, server):
 
 
 def test_sigkill_then_resume(tmp_path, server):
-    from tests.chat.test_resume import kill_at
-
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "work").mkdir()
-    run(zh_recipe(tmp_path / "ref", server, 30), tmp_path / "ref" / "out")
-    want, _, _ = stage_out(tmp_path / "ref" / "out", "gen")
-    asked = len(server.hits)
-    server.reset_counts()
-    server.latency = 0.05
-    recipe = zh_recipe(tmp_path / "work", server, 30)
-    kill_at(recipe, tmp_path / "work" / "out", server, 3)
-    run(recipe, tmp_path / "work" / "out")
-    got, _, _ = stage_out(tmp_path / "work" / "out", "gen")
-    assert [r["id"] for r in got] == [r["id"] for r in want]
-    assert len(server.hits) == asked and max(server.hits.values()) <= 2
+    check_resume(tmp_path, server, lambda folder: zh_recipe(folder, server, 30), "gen", 3, 0.05)
 
 
 def test_bundled_recipe_and_dry_run(tmp_path, server):

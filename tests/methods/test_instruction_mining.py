@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.scoring import mining
-from tests.methods.conftest import pairs, run, stage_out, write_recipe, write_rows
+from tests.methods.conftest import check_resume, pairs, run, stage_out, write_recipe, write_rows
 
 RULE = {k: v for k, v in mining.PAPER_RULE.items() if k != "reward"}
 ROWS = pairs(
@@ -121,20 +121,5 @@ def test_rule_fitted_on_labelled_subsets(tmp_path, server):
 
 
 def test_sigkill_then_resume(tmp_path, server):
-    from tests.chat.test_resume import kill_at
-
     rows = [[{"role": m["role"], "content": f"{m['content']} ({i})"} for m in r] for i, r in enumerate(ROWS * 5)]
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "work").mkdir()
-    ref = mining_recipe(tmp_path / "ref", server, rows=rows)
-    run(ref, tmp_path / "ref" / "out")
-    want, _, _ = stage_out(tmp_path / "ref" / "out", "im")
-    asked = len(server.hits)
-    server.reset_counts()
-    server.latency = 0.01
-    recipe = mining_recipe(tmp_path / "work", server, rows=rows)
-    kill_at(recipe, tmp_path / "work" / "out", server, 20)
-    run(recipe, tmp_path / "work" / "out")
-    got, _, _ = stage_out(tmp_path / "work" / "out", "im")
-    assert got == want
-    assert len(server.hits) == asked and max(server.hits.values()) <= 2
+    check_resume(tmp_path, server, lambda folder: mining_recipe(folder, server, rows=rows), "im", 20, 0.01)

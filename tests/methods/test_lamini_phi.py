@@ -7,7 +7,7 @@ from collections import Counter
 from pipeline.ops.lamini_instruct import parse_examples
 from pipeline.prompts import load_prompt
 from tests.conftest import ROOT
-from tests.methods.conftest import pairs, run, stage_out, write_recipe, write_rows
+from tests.methods.conftest import check_resume, pairs, run, stage_out, write_recipe, write_rows
 
 SEEDS = ROOT / "sources" / "samples" / "self_instruct_seed_tasks.jsonl"
 
@@ -60,21 +60,7 @@ def test_topic_guided_run_records_topics(tmp_path, server):
 
 
 def test_lamini_sigkill_then_resume(tmp_path, server):
-    from tests.chat.test_resume import kill_at
-
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "work").mkdir()
-    run(lamini_recipe(tmp_path / "ref", server, requests=12), tmp_path / "ref" / "out")
-    want, _, _ = stage_out(tmp_path / "ref" / "out", "gen")
-    asked = len(server.hits)
-    server.reset_counts()
-    server.latency = 0.05
-    recipe = lamini_recipe(tmp_path / "work", server, requests=12)
-    kill_at(recipe, tmp_path / "work" / "out", server, 5)
-    run(recipe, tmp_path / "work" / "out")
-    got, _, _ = stage_out(tmp_path / "work" / "out", "gen")
-    assert [r["id"] for r in got] == [r["id"] for r in want]
-    assert len(server.hits) == asked and max(server.hits.values()) <= 2
+    check_resume(tmp_path, server, lambda folder: lamini_recipe(folder, server, requests=12), "gen", 5, 0.05)
 
 
 ROWS = pairs(
