@@ -48,6 +48,8 @@ class Model:
             label = re.search(r'category "([^"]+)"', msgs_user(call)).group(1)
             reqs = re.findall(r"^\d+\. [^:]+: (.*)$", msgs_user(call), re.M)
             return f"Local reporters covered {label.lower()} today ({'; '.join(reqs)}). Officials expect more soon."
+        if msgs_user(call).startswith("请构思一个编号列表"):
+            return zh_task_list(msgs_user(call))
         if msgs_user(call).startswith("请写出"):
             return belle_list(msgs_user(call))
         # anything else is a request to answer (the `respond` stage)
@@ -157,3 +159,21 @@ def attr_values(prompt: str) -> str:
     else:
         vals = [f"{attr} option {i}" for i in range(1, n + 1)]
     return "\n".join(f"{i}. {v}" for i, v in enumerate(vals, 1))
+
+
+def zh_task_list(prompt: str) -> str:
+    """Tasks next..last in Chinese: one about a picture, one addressing the GPT model, one of 2 characters."""
+    first, last = map(int, re.search(r"编号从(\d+)到(\d+)", prompt).groups())
+    k = sum(map(ord, prompt))
+    out = []
+    for n in range(first, last + 1):
+        t = TOPICS[(k + n * 7) % len(TOPICS)] + "和" + TOPICS[(k * 5 + n * 3) % len(TOPICS)]
+        task = FORMS[(k + n) % len(FORMS)].format(t=t)
+        if n == first:
+            task = f"描述一张{t}的照片。"
+        elif n == first + 1:
+            task = f"请GPT模型比较{t}的异同。"
+        elif n == first + 2:
+            task = "翻译"
+        out.append(f"{n}. {task}")
+    return "\n".join(out)

@@ -86,3 +86,42 @@ def test_bundled_recipe_and_dry_run(tmp_path, server):
     assert sum(r["meta"].get("source") == "alpaca_instruct" for r in kept) >= 10
     assert any(r["reason"] == "too_similar" for r in rejected)
     assert (tmp_path / "out" / "export" / "dataset").is_dir()
+
+
+def test_self_instruct_zh_prompt_golden():
+    from pipeline.ops.self_instruct import build_tasks_prompt
+
+    text = build_tasks_prompt(["给出下面词语的同义词", "想出一种新口味的冰淇淋。"], classification=False, first=3, last=9,
+                              chat=True, lang="zh")
+    assert text == ("请构思一个编号列表，列出各不相同的任务：\n1. 给出下面词语的同义词\n2. 想出一种新口味的冰淇淋。\n\n"
+                    "请用中文继续这个列表，写出编号从3到9的新任务，每个都要和上面的不同。每行写一个任务，格式同样是“N. 任务”，"
+                    "只回复新写的这几行。\n")
+
+
+def test_self_instruct_zh_lists_tasks_under_belle_rules(tmp_path, server):
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "seeds", "op": "ingest", "source": "self_instruct_seeds", "path": str(SEEDS)},
+        {"id": "tasks", "op": "self_instruct", "inputs": ["seeds"], "lang": "zh", "generate_instances": False,
+         "target": 10, "requests_per_round": 2, "seed": 4},
+        {"id": "answers", "op": "respond", "inputs": ["tasks"]}])
+    run(recipe, tmp_path / "out")
+    kept, rejected, _ = stage_out(tmp_path / "out", "tasks")
+    reasons = Counter(r["reason"] for r in rejected)
+    assert reasons["banned_keyword"] >= 1 and reasons["too_short"] >= 1
+    assert len(kept) == 10 and all(r["meta"]["lang"] == "zh" for r in kept)
+    assert any(r["meta"]["instruction"].startswith("比较") for r in kept)          # "请GPT模型" was cut
+    assert kept[0]["meta"]["prompt"] == "self_instruct_tasks_zh@1"
+    answered, _, _ = stage_out(tmp_path / "out", "answers")
+    assert len(answered) == 10
+
+
+def test_self_instruct_zh_needs_respond_for_instances(tmp_path, server):
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    recipe = write_recipe(tmp_path, server.base_url, [
+        {"id": "seeds", "op": "ingest", "source": "self_instruct_seeds", "path": str(SEEDS)},
+        {"id": "tasks", "op": "self_instruct", "inputs": ["seeds"], "lang": "zh"}])
+    with pytest.raises(ConfigError, match="generate_instances: false"):
+        run(recipe, tmp_path / "out")
