@@ -50,6 +50,8 @@ def run(ctx: StageContext, inputs: list[StageInput], p: EduParams) -> Iterator[I
             yield Rejected("low_educational_value", why or "judged of low educational value", record=rec)
         else:
             yield rec
+    ctx.count("edu_high", 0)            # both counts always in stats.json, even when zero
+    ctx.count("edu_low", 0)
     high, low = ctx.counters["edu_high"], ctx.counters["edu_low"]
     ctx.counters["edu_value"] = round(high / (high + low), 4) if high + low else 0
 

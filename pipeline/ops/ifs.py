@@ -68,6 +68,8 @@ def run(ctx: StageContext, inputs: list[StageInput], p: IfsParams) -> Iterator[I
         if label:
             ctx.count(f"ifs_{label}")
         yield item
+    ctx.count("ifs_answer", 0)          # both counts always in stats.json, even when zero
+    ctx.count("ifs_continuation", 0)
     answered, total = ctx.counters["ifs_answer"], ctx.counters["ifs_answer"] + ctx.counters["ifs_continuation"]
     ctx.counters["ifs"] = round(answered / total, 4) if total else 0
 

@@ -63,8 +63,10 @@ def mtld(text: str, threshold: float = MTLD_TTR) -> float:
     return float(sum(values) / 2)
 
 
-def knn_distance(vecs: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
-    """Mean Euclidean distance of each vector to its k nearest others (k capped at n-1)."""
+def knn_distance(vecs: np.ndarray, k: int, block: int = 256) -> np.ndarray:
+    """Mean Euclidean distance of each vector to its k nearest others (k capped at n-1); a block of
+    rows against all at a time, in float32, so memory stays at block x n."""
+    vecs = np.asarray(vecs, dtype=np.float32)
     n = len(vecs)
     k = min(k, n - 1)
     out = np.zeros(n)

@@ -123,3 +123,21 @@ def test_rule_fitted_on_labelled_subsets(tmp_path, server):
 def test_sigkill_then_resume(tmp_path, server):
     rows = [[{"role": m["role"], "content": f"{m['content']} ({i})"} for m in r] for i, r in enumerate(ROWS * 5)]
     check_resume(tmp_path, server, lambda folder: mining_recipe(folder, server, rows=rows), "im", 20, 0.01)
+
+
+def test_bundled_recipe_and_dry_run(tmp_path, server):
+    from tests.conftest import ROOT, cli
+
+    recipe = str(ROOT / "recipes" / "instruction_mining.yaml")
+    dry = cli("run", recipe, "--out", str(tmp_path / "dry"), "--dry-run", "--base-url", server.base_url)
+    assert dry.returncode == 0, dry.stderr
+    assert not server.hits
+    proc = cli("run", recipe, "--out", str(tmp_path / "out"), "--base-url", server.base_url)
+    assert proc.returncode == 0, proc.stderr
+    _, _, ifs = stage_out(tmp_path / "out", "ifs")
+    assert ifs["ifs_answer"] + ifs["ifs_continuation"] + ifs.get("dropped_incomplete", 0) == 30
+    mined, _, _ = stage_out(tmp_path / "out", "mining")
+    picked, _, _ = stage_out(tmp_path / "out", "pick")
+    assert len(picked) == 10
+    losses = sorted(r["meta"]["scores"]["instruction_mining"]["loss"] for r in mined)
+    assert max(r["meta"]["scores"]["instruction_mining"]["loss"] for r in picked) <= losses[9] + 1e-9
