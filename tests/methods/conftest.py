@@ -51,3 +51,16 @@ def check_resume(tmp_path: Path, server, make_recipe, stage: str, kill_after: in
     assert [r["id"] for r in got] == [r["id"] for r in want]
     assert len(server.hits) == asked and max(server.hits.values()) <= 2
     return stats
+
+
+def run_bundled(tmp_path: Path, server, name: str) -> Path:
+    """`recipes/<name>.yaml` through the CLI: a dry run that sends nothing, then a real run; its output folder."""
+    from tests.conftest import ROOT, cli
+
+    recipe = str(ROOT / "recipes" / f"{name}.yaml")
+    dry = cli("run", recipe, "--out", str(tmp_path / "dry"), "--dry-run", "--base-url", server.base_url)
+    assert dry.returncode == 0, dry.stderr
+    assert not server.hits
+    proc = cli("run", recipe, "--out", str(tmp_path / "out"), "--base-url", server.base_url)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "out"

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.scoring import mining
-from tests.methods.conftest import check_resume, pairs, run, stage_out, write_recipe, write_rows
+from tests.methods.conftest import check_resume, pairs, run_bundled, run, stage_out, write_recipe, write_rows
 
 RULE = {k: v for k, v in mining.PAPER_RULE.items() if k != "reward"}
 ROWS = pairs(
@@ -126,14 +126,7 @@ def test_sigkill_then_resume(tmp_path, server):
 
 
 def test_bundled_recipe_and_dry_run(tmp_path, server):
-    from tests.conftest import ROOT, cli
-
-    recipe = str(ROOT / "recipes" / "instruction_mining.yaml")
-    dry = cli("run", recipe, "--out", str(tmp_path / "dry"), "--dry-run", "--base-url", server.base_url)
-    assert dry.returncode == 0, dry.stderr
-    assert not server.hits
-    proc = cli("run", recipe, "--out", str(tmp_path / "out"), "--base-url", server.base_url)
-    assert proc.returncode == 0, proc.stderr
+    run_bundled(tmp_path, server, "instruction_mining")
     _, _, ifs = stage_out(tmp_path / "out", "ifs")
     assert ifs["ifs_answer"] + ifs["ifs_continuation"] + ifs.get("dropped_incomplete", 0) == 30
     mined, _, _ = stage_out(tmp_path / "out", "mining")

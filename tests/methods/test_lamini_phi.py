@@ -7,7 +7,7 @@ from collections import Counter
 from pipeline.ops.lamini_instruct import parse_examples
 from pipeline.prompts import load_prompt
 from tests.conftest import ROOT
-from tests.methods.conftest import check_resume, pairs, run, stage_out, write_recipe, write_rows
+from tests.methods.conftest import check_resume, pairs, run_bundled, run, stage_out, write_recipe, write_rows
 
 SEEDS = ROOT / "sources" / "samples" / "self_instruct_seed_tasks.jsonl"
 
@@ -85,13 +85,6 @@ def test_edu_value_filters_low_and_reports_share(tmp_path, server):
 
 
 def test_bundled_lamini_phi1_recipe_and_dry_run(tmp_path, server):
-    from tests.conftest import cli
-
-    recipe = str(ROOT / "recipes" / "lamini_phi1.yaml")
-    dry = cli("run", recipe, "--out", str(tmp_path / "dry"), "--dry-run", "--base-url", server.base_url)
-    assert dry.returncode == 0, dry.stderr
-    assert not server.hits
-    proc = cli("run", recipe, "--out", str(tmp_path / "out"), "--base-url", server.base_url)
-    assert proc.returncode == 0, proc.stderr
+    run_bundled(tmp_path, server, "lamini_phi1")
     for stage in ("examples", "topics", "answers", "edu"):
         stage_out(tmp_path / "out", stage)
