@@ -43,13 +43,13 @@ OP_GROUPS = (
     ("Deduplication and filtering", ("dedup_exact", "dedup_minhash", "dedup_semantic", "rouge_novelty",
                                      "filter", "decontaminate")),
     ("Answering and scoring with an LLM", ("respond", "generate", "judge", "score_deita", "tag", "pairs")),
-    ("Selection", ("select", "ifd", "instag_sample", "ifd_experience")),
+    ("Selection", ("select", "ifd", "instag_sample", "ifd_experience", "lima", "ifs", "instruction_mining",
+                   "edu_value")),
     ("Review by people", ("review",)),
-    ("Conversations and other languages", ("self_chat", "role_play", "ultrachat_openings", "user_sim", "self_refine",
-                                           "translate",
-                                           "interactive_translate", "langid")),
+    ("Conversations and other languages", ("self_chat", "role_play", "ultrachat_openings", "user_sim",
+                                           "self_refine", "translate", "interactive_translate", "langid")),
     ("Generating data", ("self_instruct", "alpaca_instruct", "evol_instruct", "evol_code", "guided_instruct",
-                         "unnatural_instruct")),
+                         "unnatural_instruct", "lamini_instruct", "attr_prompt")),
     ("Export", ("export",)),
 )
 

@@ -30,11 +30,14 @@ from pipeline.ops.dedup_semantic import KeptSet, embed_all
 from pipeline.record import Rejected
 
 BLOCK = 256
+# named scores: Instruction Mining's predicted log loss, lower is better
+ALIASES = {"instruction_mining": "-instruction_mining.loss"}
 
 
 class SelectParams(EmbedParams):
     budget: int | None = Field(None, ge=1, description="records to select (none: every record that passes)")
-    score: str | None = Field(None, description="expression over meta.scores, e.g. quality * complexity")
+    score: str | None = Field(None, description="expression over meta.scores, e.g. quality * complexity; "
+                                                "instruction_mining: lowest predicted loss first")
     missing_score: Literal["reject", "last"] = Field("reject", description="records the score cannot rate")
     diversity: bool = Field(True, description="skip records too similar to one already selected")
     tau: float | None = Field(None, gt=0.0, le=1.0, description="similarity bar (0.9 cosine, 0.7 ROUGE-L)")
@@ -104,7 +107,7 @@ class Cosine:
 
 def scores_and_sources(inputs: list[StageInput], p: SelectParams) -> tuple[np.ndarray, list, list, list]:
     """Score (NaN when unscorable), why not, source and id of every record, in input order."""
-    expr = ScoreExpr(p.score) if p.score else None
+    expr = ScoreExpr(ALIASES.get(p.score, p.score)) if p.score else None
     scores, why, sources, ids = [], [], [], []
     for rec in all_records(inputs):
         value, err = 0.0, ""

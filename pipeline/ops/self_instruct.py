@@ -7,14 +7,16 @@ model to continue the list. Candidates are cleaned and dropped by the reference 
 ROUGE-L novelty filter against the seeds and every kept instruction, one at a time. Kept
 instructions are classified (classification or not) and get instances: output-first for
 classification tasks, input-first otherwise.
+`lang: zh` (BELLE's Chinese setting) lists tasks with the `self_instruct_tasks_zh` prompt and Chinese
+seeds, and judges them by BELLE's rules (characters, its blacklist); answers come from `respond`.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Iterator
+from typing import Iterator, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipeline.errors import InputError
 from pipeline.gen.calls import text_request, uses_completions
@@ -28,10 +30,11 @@ from pipeline.gen.rounds import RoundState, round_size, hold_kept, run_rounds, s
 from pipeline.gen.seeds import Seed, hand_over, read_all, unique_seeds
 from pipeline.gen import finetune_format as ft
 from pipeline.gen.self_instruct_instances import INSTANCE_PROMPTS, InstanceParams, with_instances
+from pipeline.gen.zh_rules import ZH_BANNED, strip_gpt_phrases, zh_problem
 from pipeline.llm.types import Reply, Request
 from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
 from pipeline.prompts import load_prompt
-from pipeline.record import Record
+from pipeline.record import Record, Rejected
 
 TASKS_PROMPT = "self_instruct_tasks"
 
@@ -52,12 +55,25 @@ class SelfInstructParams(InstanceParams, ListGenParams):
     finetuning_format: bool = Field(False, description="the reference's training format: instance prompts in "
                                     "its random templates (a lone `Field:` prefix dropped half of the time), "
                                     "the seed instances added in the same format")
+    lang: Literal["en", "zh"] = Field("en", description="zh: Chinese task-list prompt and BELLE's rules "
+                                      "(instances: answer with a `respond` stage)")
+
+    @model_validator(mode="after")
+    def _zh_without_instances(self) -> "SelfInstructParams":
+        if self.lang == "zh" and self.generate_instances:
+            raise ValueError("lang: zh lists Chinese tasks only: set generate_instances: false and answer "
+                             "them with a `respond` stage")
+        return self
+
+
+def tasks_prompt(lang: str) -> str:
+    return TASKS_PROMPT if lang == "en" else f"{TASKS_PROMPT}_{lang}"
 
 
 def build_tasks_prompt(instructions: list[str], *, classification: bool, first: int, last: int,
-                       chat: bool) -> str:
+                       chat: bool, lang: str = "en") -> str:
     """The list prompt: the examples numbered from 1, continued from `first` (up to `last` in chat)."""
-    return load_prompt(TASKS_PROMPT).render(classification=classification,
+    return load_prompt(tasks_prompt(lang)).render(classification=classification,
                                             instructions=[prompt_line(t) for t in instructions],
                                             next=first, last=last, chat=chat)
 
@@ -78,7 +94,7 @@ class Bootstrap:
         self.pool = seeded_pool(p.threshold, [s.instruction for s in seeds])
         self.machine: list[tuple[str, str]] = []
         self.shown: dict[int, list[tuple[str, str]]] = {}
-        self.prompt_ref = load_prompt(TASKS_PROMPT).ref
+        self.prompt_ref = load_prompt(tasks_prompt(p.lang)).ref
 
     def examples(self) -> list[tuple[str, str]]:
         """(id, text) of one prompt's tasks: machine ones sampled first, then seeds, shuffled."""
@@ -98,7 +114,7 @@ class Bootstrap:
             first = len(shown) + 1
             end = first + p.max_new_per_request
             prompt = build_tasks_prompt([t for _, t in shown], classification=p.classification_seeds_only,
-                                        first=first, last=end - 1, chat=not self.completion)
+                                        first=first, last=end - 1, chat=not self.completion, lang=p.lang)
             out.append(text_request(prompt, completion=self.completion, temperature=p.temperature,
                                     top_p=p.top_p, presence_penalty=p.presence_penalty,
                                     frequency_penalty=0.0, max_tokens=p.max_tokens,
@@ -118,9 +134,15 @@ class Bootstrap:
         p, cands = self.p, []
         for piece in pieces:
             text = clean_instruction(piece.fields["instruction"], p.capitalize)
-            cands.append((Record.new([{"role": "user", "content": text or piece.raw}],
-                                     {**meta, "instruction": text, "input": ""}), text))
-        items = judge(cands, p, self.pool, state.room, p.banned_words, echoes)
+            text = strip_gpt_phrases(text) if p.lang == "zh" else text
+            rec = Record.new([{"role": "user", "content": text or piece.raw}],
+                             {**meta, "instruction": text, "input": "", **({"lang": "zh"} if p.lang == "zh" else {})})
+            zh = zh_problem(text, "", "", ZH_BANNED) if p.lang == "zh" and text else None
+            cands.append((Rejected(zh[0], zh[1], record=rec) if zh else rec, text))
+        if p.lang == "zh":      # BELLE's rules above replace the word counts and English start rules
+            items = judge(cands, p, self.pool, state.room, (), echoes, start_rules=False, count_words=len)
+        else:
+            items = judge(cands, p, self.pool, state.room, p.banned_words, echoes)
         self.machine += [(it.id, it.meta["instruction"]) for it in items if isinstance(it, Record)]
         return items
 
@@ -169,7 +191,7 @@ def format_seeds(ctx: StageContext, records: list[Record], p: SelfInstructParams
 
 
 def prompt_names(p: SelfInstructParams) -> tuple[str, ...]:
-    return (TASKS_PROMPT, *INSTANCE_PROMPTS) if p.generate_instances else (TASKS_PROMPT,)
+    return (tasks_prompt(p.lang), *INSTANCE_PROMPTS) if p.generate_instances else (tasks_prompt(p.lang),)
 
 
 SPEC = OpSpec(
