@@ -10,12 +10,17 @@ from __future__ import annotations
 import re
 
 from pipeline.gen.pieces import Piece, mark_truncated
+from pipeline.prompts import load_prompt
 
 _EXAMPLE = re.compile(r"(?m)^[ \t]*(?:\*\*|#+[ \t]*)?Example[ \t]?\d*[ \t]*[.:]?(?:\*\*)?(?=\s|$)")
 _OUTPUT = re.compile(r"Output\s*\d*\s*:")
 _INPUT = re.compile(r"Input\s*\d*\s*:")
 _INPUT_PREFIX = re.compile(r"^Input\s*\d*\s*:")
 CLASS_LABEL = "Class label:"
+# The next list item's number ("4." / "4)") or an `Example N` line left at the end of a block.
+_TRAILING_NUMBER = re.compile(r"\n[ \t]*(?:\d+[.)]|(?:\*\*)?Example[ \t]*\d*[ \t]*[.:]?(?:\*\*)?)[ \t]*$")
+_OUTPUT_LINE = re.compile(r"(?m)^[ \t]*Output\s*\d*\s*:")
+MIN_COPY_WORDS = 4  # outputs shorter than this ("17", "Positive") may recur honestly in a new task
 
 
 def split_input_output(chunk: str) -> tuple[str, str]:
@@ -65,9 +70,22 @@ def parse_classification_instances(text: str, *, truncated: bool = False) -> lis
         return []
     pieces = []
     for j, block in enumerate(text.split(CLASS_LABEL)[1:], start=1):
-        label, _, rest = block.strip().partition("\n")
-        pieces.append(Piece({"input": rest.strip(), "output": label.strip()}, block.strip(), j))
+        label, _, rest = _TRAILING_NUMBER.sub("", block.strip()).partition("\n")
+        pieces.append(_labelled(label.strip(), rest, block.strip(), j))
     return mark_truncated(pieces) if truncated else pieces
+
+
+def _labelled(label: str, rest: str, raw: str, number: int) -> Piece:
+    """A `Class label:` block; an `Output:` line the model adds after the input repeats the label
+    (it is not input), and one naming another label contradicts it."""
+    echo = _OUTPUT_LINE.search(rest)
+    extra = (rest[:echo.start()] if echo else rest).strip()
+    piece = Piece({"input": extra, "output": label}, raw, number)
+    if echo:
+        said = rest[echo.end():].strip().partition("\n")[0].strip()
+        if said and said.lower() != label.lower():
+            return piece.fail("label_mismatch", f"labelled {label!r} but its output says {said!r}")
+    return piece
 
 
 def filter_instances(pieces: list[Piece]) -> list[Piece]:
@@ -104,6 +122,35 @@ def filter_instances(pieces: list[Piece]) -> list[Piece]:
             seen.add(key)
         final.append(p)
     return final
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def demonstrations(prompt_name: str) -> tuple[frozenset, frozenset]:
+    """Normalised inputs and (long enough) outputs of the instances a prompt file shows, read with
+    the same parsers: every `Task:` block but the last, which is the task being asked about."""
+    body = load_prompt(prompt_name).body
+    is_clf = CLASS_LABEL in body
+    inputs, outputs = set(), set()
+    for block in body.split("Task:")[1:-1]:
+        examples = block.partition("\n")[2]
+        for p in (parse_classification_instances if is_clf else parse_generation_instances)(examples):
+            if p.fields.get("input"):
+                inputs.add(_norm(p.fields["input"]))
+            if len(p.fields.get("output", "").split()) >= MIN_COPY_WORDS:
+                outputs.add(_norm(p.fields["output"]))
+    return frozenset(inputs), frozenset(outputs)
+
+
+def drop_demonstrations(pieces: list[Piece], demos: tuple[frozenset, frozenset]) -> list[Piece]:
+    """Marks instances whose input, or whose longer output, repeats one of the prompt's examples:
+    a small model copies them for an unrelated task."""
+    inputs, outputs = demos
+    return [p.fail("copied_demonstration", "the instance repeats an example of the prompt")
+            if p.ok and (_norm(p.fields["input"]) in inputs or _norm(p.fields["output"]) in outputs) else p
+            for p in pieces]
 
 
 def parse_yes_no(text: str | None) -> bool | None:
