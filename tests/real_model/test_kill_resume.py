@@ -9,8 +9,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.real_model.helpers import NO_KEY, OPEN, cache_keys, lines, run, stats, write_recipe
+
+
+pytestmark = pytest.mark.timeout(3600)
 
 
 def start(recipe, out) -> subprocess.Popen:

@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.timeout(3600)  # the server starts in 1-4 minutes; the run takes minutes
+
 from tests.real_model.helpers import (OPEN, PAIRS, SEEDS, SPECIAL_TOKENS, cache_keys, lines, reasons, run,
                                       stats, strings, write_recipe)
 
