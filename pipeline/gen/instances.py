@@ -124,8 +124,12 @@ def filter_instances(pieces: list[Piece]) -> list[Piece]:
     return final
 
 
+_FIELD_LABEL = re.compile(r"(?m)^[ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*")
+
+
 def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
+    """Text compared for copies: without field labels ("Review:" / "Sentence:"), case or spacing."""
+    return " ".join(_FIELD_LABEL.sub("", text).split()).lower()
 
 
 def demonstrations(prompt_name: str) -> tuple[frozenset, frozenset]:
@@ -137,7 +141,7 @@ def demonstrations(prompt_name: str) -> tuple[frozenset, frozenset]:
     for block in body.split("Task:")[1:-1]:
         examples = block.partition("\n")[2]
         for p in (parse_classification_instances if is_clf else parse_generation_instances)(examples):
-            if p.fields.get("input"):
+            if len(p.fields.get("input", "").split()) >= MIN_COPY_WORDS:
                 inputs.add(_norm(p.fields["input"]))
             if len(p.fields.get("output", "").split()) >= MIN_COPY_WORDS:
                 outputs.add(_norm(p.fields["output"]))
@@ -145,12 +149,17 @@ def demonstrations(prompt_name: str) -> tuple[frozenset, frozenset]:
 
 
 def drop_demonstrations(pieces: list[Piece], demos: tuple[frozenset, frozenset]) -> list[Piece]:
-    """Marks instances whose input, or whose longer output, repeats one of the prompt's examples:
-    a small model copies them for an unrelated task."""
+    """Marks instances whose input holds one of the prompt's example inputs, or whose output is one
+    of its example outputs: a small model copies them for an unrelated task, often under another
+    field name or with a line of its own added."""
     inputs, outputs = demos
+
+    def copied(p: Piece) -> bool:
+        extra = _norm(p.fields["input"])
+        return _norm(p.fields["output"]) in outputs or any(d in extra for d in inputs)
+
     return [p.fail("copied_demonstration", "the instance repeats an example of the prompt")
-            if p.ok and (_norm(p.fields["input"]) in inputs or _norm(p.fields["output"]) in outputs) else p
-            for p in pieces]
+            if p.ok and copied(p) else p for p in pieces]
 
 
 def parse_yes_no(text: str | None) -> bool | None:

@@ -47,11 +47,38 @@ def test_instances_copying_the_prompts_demonstrations_are_rejected():
 def test_demonstrations_are_read_from_the_prompt_file():
     clf_inputs, _ = demonstrations("self_instruct_instances_clf")
     gen_inputs, gen_outputs = demonstrations("self_instruct_instances_gen")
-    assert "review: the menu is mostly pasta, and they close at nine on weekdays." in clf_inputs
-    assert "word: banana" in gen_inputs and "5 miles is about 8.05 kilometres." in gen_outputs
+    assert "the menu is mostly pasta, and they close at nine on weekdays." in clf_inputs
+    assert "word: banana" not in gen_inputs and "5 miles is about 8.05 kilometres." in gen_outputs
     assert "17" not in gen_outputs  # short outputs may recur honestly in a new task
 
 
 def test_a_number_label_is_not_taken_for_a_list_number():
     pieces = parse_classification_instances("Class label: 4.\nClass label: 3\nNumber: 9\n2.")
     assert [(p.fields["input"], p.fields["output"]) for p in pieces] == [("", "4."), ("Number: 9", "3")]
+
+
+# Met on the real run (trimmed): numbered blocks, a demonstration copied under another field name.
+CLF_REPLY_NUMBERED = """1. Class label: Positive
+Sentence: The noodles were fresh, the staff remembered our names, and we will be back next week.
+Input: The sentence is a positive sentence.
+Output: Positive
+2. Class label: Negative
+Sentence: The sentence is a negative sentence.
+Output: Negative
+3. Class label: Neutral
+Sentence: The sentence is a neutral sentence.
+Output: Neutral
+4. Class label: Positive
+Sentence: The sentence is a positive sentence.
+Output: Positive
+5. Class label: Negative
+Sentence: """
+
+
+def test_a_demonstration_copied_under_another_field_name_is_still_a_copy():
+    pieces = drop_demonstrations(filter_instances(parse_classification_instances(CLF_REPLY_NUMBERED, truncated=True)),
+                                 demonstrations("self_instruct_instances_clf"))
+    assert [p.problem for p in pieces] == ["copied_demonstration", None, None, None, "truncated"]
+    assert ok_fields(pieces) == [("Sentence: The sentence is a negative sentence.", "Negative"),
+                                 ("Sentence: The sentence is a neutral sentence.", "Neutral"),
+                                 ("Sentence: The sentence is a positive sentence.", "Positive")]
