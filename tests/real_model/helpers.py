@@ -21,7 +21,7 @@ NO_KEY = {"OPENAI_API_KEY": ""}  # a local endpoint needs no key
 
 def write_recipe(folder: Path, server, stages: list[dict], **llm) -> Path:
     block = {"model": server.model, "base_url": server.base_url, "concurrency": 2, "max_tokens": 48,
-             "max_reasks": 1, "timeout": 600, "max_retries": 2, **llm}
+             "max_reasks": 1, "timeout": 600, "max_retries": 2, "seed": 1, **llm}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump({"name": "real", "llm": block, "stages": stages}, sort_keys=False))
