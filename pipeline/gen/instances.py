@@ -3,6 +3,8 @@ tasks, `Class label:` blocks for classification tasks, and the classification ye
 
 Parsing follows the reference `prepare_for_finetuning.py`; `Example` markers count only at the
 start of a line (optionally bold or followed by a colon), so "Example" inside an output stays.
+Beyond the reference, for what small models write: a classification block's `Output:` line and
+list numbers are not input, and instances copying the prompt's own examples are dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ _INPUT_PREFIX = re.compile(r"^Input\s*\d*\s*:")
 CLASS_LABEL = "Class label:"
 # The next list item's number ("4." / "4)") or an `Example N` line left at the end of a block.
 _TRAILING_NUMBER = re.compile(r"\n[ \t]*(?:\d+[.)]|(?:\*\*)?Example[ \t]*\d*[ \t]*[.:]?(?:\*\*)?)[ \t]*$")
-_OUTPUT_LINE = re.compile(r"(?m)^[ \t]*Output\s*\d*\s*:")
+_LIST_NUMBER = r"(?:\d+[.)][ \t]*)?"  # a small model numbers every line, labels included
+_OUTPUT_LINE = re.compile(rf"(?m)^[ \t]*{_LIST_NUMBER}Output\s*\d*\s*:")
+_INPUT_LABEL = re.compile(rf"^{_LIST_NUMBER}Input\s*\d*\s*:")
 MIN_COPY_WORDS = 4  # outputs shorter than this ("17", "Positive") may recur honestly in a new task
 
 
@@ -79,7 +83,7 @@ def _labelled(label: str, rest: str, raw: str, number: int) -> Piece:
     """A `Class label:` block; an `Output:` line the model adds after the input repeats the label
     (it is not input), and one naming another label contradicts it."""
     echo = _OUTPUT_LINE.search(rest)
-    extra = (rest[:echo.start()] if echo else rest).strip()
+    extra = _INPUT_LABEL.sub("", (rest[:echo.start()] if echo else rest).strip()).strip()
     piece = Piece({"input": extra, "output": label}, raw, number)
     if echo:
         said = rest[echo.end():].strip().partition("\n")[0].strip()

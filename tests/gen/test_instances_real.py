@@ -82,3 +82,15 @@ def test_a_demonstration_copied_under_another_field_name_is_still_a_copy():
     assert ok_fields(pieces) == [("Sentence: The sentence is a negative sentence.", "Negative"),
                                  ("Sentence: The sentence is a neutral sentence.", "Neutral"),
                                  ("Sentence: The sentence is a positive sentence.", "Positive")]
+
+
+# Met on the real run (the reply as sent, cut after six blocks): every line numbered, the input
+# under a numbered `Input:` label, the label echoed on a numbered `Output:` line.
+CLF_REPLY_ALL_NUMBERED = ('1. Class label: Noun\n2. Input: "I am not a doctor"\n3. Output: Noun\n'
+                          '4. Class label: Adjective\n5. Class label: Adjective\n6. Class label: Adjective')
+
+
+def test_numbered_input_and_output_lines_are_read_as_labels():
+    pieces = filter_instances(parse_classification_instances(CLF_REPLY_ALL_NUMBERED, truncated=True))
+    assert ok_fields(pieces) == [('"I am not a doctor"', "Noun"), ("", "Adjective")]
+    assert [p.problem for p in pieces] == [None, None, "duplicate_instance", "truncated"]
