@@ -44,8 +44,11 @@ def cache_keys(out: Path, stage: str | None = None) -> set[str]:
     path = out / "cache" / "llm.sqlite"
     if not path.exists():
         return set()
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT key, stage FROM responses").fetchall()
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT key, stage FROM responses").fetchall()
+    except sqlite3.OperationalError:  # the run has created the file but not the table yet
+        return set()
     return {key for key, st in rows if stage is None or st == stage}
 
 

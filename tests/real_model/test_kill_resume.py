@@ -27,14 +27,17 @@ def start(recipe, out) -> subprocess.Popen:
 def kill_after_first_answer(proc: subprocess.Popen, out) -> set[str]:
     """SIGKILL once one reply is cached and the stage is not done; the cache keys held then."""
     deadline = time.monotonic() + 900
-    while time.monotonic() < deadline and proc.poll() is None:
-        if cache_keys(out, "respond") and not (out / "respond" / "done.json").exists():
-            proc.send_signal(signal.SIGKILL)
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if cache_keys(out, "respond") and not (out / "respond" / "done.json").exists():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return cache_keys(out, "respond")
+            time.sleep(0.05)
+    finally:  # never leave the run behind: it would send requests during the next test
+        if proc.poll() is None:
+            proc.kill()
             proc.wait()
-            return cache_keys(out, "respond")
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
     raise AssertionError(f"not caught mid-stage (exit {proc.returncode}): {proc.stderr.read()[-2000:]}")
 
 
