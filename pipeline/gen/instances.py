@@ -3,6 +3,8 @@ tasks, `Class label:` blocks for classification tasks, and the classification ye
 
 Parsing follows the reference `prepare_for_finetuning.py`; `Example` markers count only at the
 start of a line (optionally bold or followed by a colon), so "Example" inside an output stays.
+Beyond the reference, for what small models write: a classification block's `Output:` line and
+list numbers are not input, and instances copying the prompt's own examples are dropped.
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ from __future__ import annotations
 import re
 
 from pipeline.gen.pieces import Piece, mark_truncated
+from pipeline.prompts import load_prompt
 
 _EXAMPLE = re.compile(r"(?m)^[ \t]*(?:\*\*|#+[ \t]*)?Example[ \t]?\d*[ \t]*[.:]?(?:\*\*)?(?=\s|$)")
 _OUTPUT = re.compile(r"Output\s*\d*\s*:")
 _INPUT = re.compile(r"Input\s*\d*\s*:")
 _INPUT_PREFIX = re.compile(r"^Input\s*\d*\s*:")
 CLASS_LABEL = "Class label:"
+# The next list item's number ("4." / "4)") or an `Example N` line left at the end of a block.
+_TRAILING_NUMBER = re.compile(r"\n[ \t]*(?:\d+[.)]|(?:\*\*)?Example[ \t]*\d*[ \t]*[.:]?(?:\*\*)?)[ \t]*$")
+_LIST_NUMBER = r"(?:\d+[.)][ \t]*)?"  # a small model numbers every line, labels included
+_OUTPUT_LINE = re.compile(rf"(?m)^[ \t]*{_LIST_NUMBER}Output\s*\d*\s*:")
+_INPUT_LABEL = re.compile(rf"^{_LIST_NUMBER}Input\s*\d*\s*:")
+MIN_COPY_WORDS = 4  # outputs shorter than this ("17", "Positive") may recur honestly in a new task
 
 
 def split_input_output(chunk: str) -> tuple[str, str]:
@@ -65,9 +74,22 @@ def parse_classification_instances(text: str, *, truncated: bool = False) -> lis
         return []
     pieces = []
     for j, block in enumerate(text.split(CLASS_LABEL)[1:], start=1):
-        label, _, rest = block.strip().partition("\n")
-        pieces.append(Piece({"input": rest.strip(), "output": label.strip()}, block.strip(), j))
+        label, _, rest = _TRAILING_NUMBER.sub("", block.strip()).partition("\n")
+        pieces.append(_labelled(label.strip(), rest, block.strip(), j))
     return mark_truncated(pieces) if truncated else pieces
+
+
+def _labelled(label: str, rest: str, raw: str, number: int) -> Piece:
+    """A `Class label:` block; an `Output:` line the model adds after the input repeats the label
+    (it is not input), and one naming another label contradicts it."""
+    echo = _OUTPUT_LINE.search(rest)
+    extra = _INPUT_LABEL.sub("", (rest[:echo.start()] if echo else rest).strip()).strip()
+    piece = Piece({"input": extra, "output": label}, raw, number)
+    if echo:
+        said = rest[echo.end():].strip().partition("\n")[0].strip()
+        if said and said.lower() != label.lower():
+            return piece.fail("label_mismatch", f"labelled {label!r} but its output says {said!r}")
+    return piece
 
 
 def filter_instances(pieces: list[Piece]) -> list[Piece]:
@@ -104,6 +126,44 @@ def filter_instances(pieces: list[Piece]) -> list[Piece]:
             seen.add(key)
         final.append(p)
     return final
+
+
+_FIELD_LABEL = re.compile(r"(?m)^[ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*")
+
+
+def _norm(text: str) -> str:
+    """Text compared for copies: without field labels ("Review:" / "Sentence:"), case or spacing."""
+    return " ".join(_FIELD_LABEL.sub("", text).split()).lower()
+
+
+def demonstrations(prompt_name: str) -> tuple[frozenset, frozenset]:
+    """Normalised inputs and (long enough) outputs of the instances a prompt file shows, read with
+    the same parsers: every `Task:` block but the last, which is the task being asked about."""
+    body = load_prompt(prompt_name).body
+    is_clf = CLASS_LABEL in body
+    inputs, outputs = set(), set()
+    for block in body.split("Task:")[1:-1]:
+        examples = block.partition("\n")[2]
+        for p in (parse_classification_instances if is_clf else parse_generation_instances)(examples):
+            if len(p.fields.get("input", "").split()) >= MIN_COPY_WORDS:
+                inputs.add(_norm(p.fields["input"]))
+            if len(p.fields.get("output", "").split()) >= MIN_COPY_WORDS:
+                outputs.add(_norm(p.fields["output"]))
+    return frozenset(inputs), frozenset(outputs)
+
+
+def drop_demonstrations(pieces: list[Piece], demos: tuple[frozenset, frozenset]) -> list[Piece]:
+    """Marks instances whose input holds one of the prompt's example inputs, or whose output is one
+    of its example outputs: a small model copies them for an unrelated task, often under another
+    field name or with a line of its own added."""
+    inputs, outputs = demos
+
+    def copied(p: Piece) -> bool:
+        extra = _norm(p.fields["input"])
+        return _norm(p.fields["output"]) in outputs or any(d in extra for d in inputs)
+
+    return [p.fail("copied_demonstration", "the instance repeats an example of the prompt")
+            if p.ok and copied(p) else p for p in pieces]
 
 
 def parse_yes_no(text: str | None) -> bool | None:

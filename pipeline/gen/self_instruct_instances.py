@@ -14,8 +14,8 @@ from pydantic import Field
 
 from pipeline.gen.calls import ask_all, reply_problem, text_request
 from pipeline.llm.replies import raw_text
-from pipeline.gen.instances import (filter_instances, parse_classification_instances,
-                                    parse_generation_instances, parse_yes_no)
+from pipeline.gen.instances import (demonstrations, drop_demonstrations, filter_instances,
+                                    parse_classification_instances, parse_generation_instances, parse_yes_no)
 from pipeline.gen.pieces import Piece
 from pipeline.llm.types import Reply
 from pipeline.ops.base import Item, Params, StageContext
@@ -95,6 +95,7 @@ def instances_of(rec: Record, is_clf: bool, reply: Reply, max_instances: int, se
         return [Rejected(problem[0], f"instances: {problem[1]}", record=rec, extra={"raw_reply": raw_text(reply)})]
     parse = parse_classification_instances if is_clf else parse_generation_instances
     pieces = filter_instances(parse(reply.text, truncated=not reply.complete))
+    pieces = drop_demonstrations(pieces, demonstrations(CLF_INSTANCES if is_clf else GEN_INSTANCES))
     if not any(p.fields for p in pieces):
         return [Rejected("no_instances", "no instance could be parsed", record=rec,
                          extra={"raw_reply": raw_text(reply)})]
