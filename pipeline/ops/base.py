@@ -10,8 +10,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.jsonl import read_jsonl
@@ -53,6 +54,9 @@ class OpSpec:
     package_version: str | None = None  # and version, both in the fingerprint
     # files of the run folder (relative paths) whose content enters the fingerprint, e.g. decisions
     run_files: Callable[[Params, tuple[str, ...]], tuple[str, ...]] | None = None
+    # "record": each output depends on one input record only, so the stage may run as shards of
+    # its input (pipeline/shards.py); "global": the op needs all its input at once (dedup, mix...)
+    sharding: Literal["record", "global"] = "global"
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params
@@ -68,10 +72,26 @@ class StageInput:
     stage_id: str
     path: Path
     count: int
+    span: tuple[int, int] | None = None  # a shard's byte range of the file (pipeline/shards.py)
 
     def __iter__(self) -> Iterator[Record]:
-        for _, obj in read_jsonl(self.path, trusted=True):
+        lines = read_span(self.path, *self.span) if self.span else (o for _, o in read_jsonl(self.path, trusted=True))
+        for obj in lines:
             yield Record(obj["id"], obj["messages"], obj.get("meta") or {})
+
+
+def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
+    """The JSON values of the stage-file lines in bytes [start, end) (written by the runner)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            raw = fh.readline()
+            if not raw:
+                return
+            pos += len(raw)
+            if raw.strip():
+                yield orjson.loads(raw)
 
 
 @dataclass

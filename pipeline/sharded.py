@@ -1,0 +1,58 @@
+"""The driver's side of a sharded stage: whether it shards, its plan, its executor, the merge."""
+
+from __future__ import annotations
+
+from pipeline.executors import run_in_pool, run_in_process
+from pipeline.ops.base import StageContext, StageInput
+from pipeline.progress import say, stage_progress
+from pipeline.rundir import DATA, REJECTED
+from pipeline.shards import (ShardJob, auto_shard_size, load_or_plan, merge_shards, read_plan,
+                             shard_done)
+
+
+def engine_workers(runner) -> int:
+    """`--workers`, else the recipe's `engine: {workers: N}`, else 1 (one process, as ever)."""
+    return int(runner.opts.workers or runner.recipe.engine.get("workers") or 1)
+
+
+def shard_workers(runner, st, inputs: list[StageInput]) -> int:
+    """How many workers run this stage's shards, or 0 to run it in one piece.
+
+    A per-record op with one non-empty input shards when workers > 1, and also with one worker
+    when an interrupted sharded attempt left a plan (its finished shards are kept). An LLM stage
+    gets no more workers than its concurrency, so each worker holds at least one request slot.
+    """
+    if st.op.sharding != "record" or len(inputs) != 1 or not inputs[0].count:
+        return 0
+    workers = engine_workers(runner)
+    if st.op.uses_llm:
+        from pipeline.llm.client import stage_settings
+
+        workers = min(workers, stage_settings(st, runner.opts.llm_overrides).concurrency)
+    plan = read_plan(runner.rd.stage_dir(st.id))
+    resumable = bool(plan) and plan.get("fingerprint") == runner.fps[st.id]
+    return workers if workers > 1 or resumable else 0
+
+
+def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) -> None:
+    """Plan (or reload) the shards, run the unfinished ones, merge them into the stage's files."""
+    rd, fp = runner.rd, runner.fps[st.id]
+    size = runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count, workers)
+    plan = load_or_plan(rd.stage_dir(st.id), fp, inp, int(size))
+    n = len(plan["shards"])
+    todo = [i for i in range(n) if not shard_done(rd.stage_dir(st.id), i, fp)]
+    workers = max(1, min(workers, len(todo)))
+    job = ShardJob(st, rd.root, runner.recipe.folder, inp, plan, ctx.extra, ctx.upstream,
+                   runner.opts.llm_overrides, workers)
+    kept = f", {n - len(todo)} done before" if len(todo) < n else ""
+    say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
+        f"{'s' if workers > 1 else ''}{kept}")
+    with stage_progress(st.id, inp.count) as advance:
+        advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i not in set(todo)))
+        if workers == 1:
+            run_in_process(job, todo, advance)
+        else:
+            run_in_pool(job, todo, workers, advance)
+    counters = merge_shards(job, rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+    ctx.counters.clear()
+    ctx.counters.update(counters)

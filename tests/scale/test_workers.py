@@ -1,0 +1,32 @@
+"""Issue 11: per-record stages run as shards in N processes and write the same bytes as one process."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import cli
+from tests.scale.conftest import make_input, snapshot, write_recipe
+
+ENV = {"OPENAI_API_KEY": "sk-test-scale-0000"}
+
+
+def test_workers_2_writes_the_same_files_as_one_process(tmp_path, server):
+    recipe = write_recipe(tmp_path, make_input(tmp_path / "in.jsonl"), server.base_url)
+    one, two = tmp_path / "one", tmp_path / "two"
+    proc = cli("run", str(recipe), "--out", str(one), env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert not (one / "filter" / "shards").exists()  # one worker: one piece, as before
+    asked = server.completions
+    server.reset_counts()
+    proc = cli("run", str(recipe), "--out", str(two), "--workers", "2", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(one) == snapshot(two)
+    assert server.completions == asked and max(server.hits.values()) == 1  # each request once
+    for st in ("filter", "lang", "answer"):
+        plan = json.loads((two / st / "shards" / "plan.json").read_text())
+        assert plan["shard_size"] == 40 and len(plan["shards"]) > 2
+        assert sum(s["records"] for s in plan["shards"]) == plan["records"]
+        assert all((two / st / "shards" / f"{i:05d}" / "done.json").exists() for i in range(len(plan["shards"])))
+    assert not (two / "exact" / "shards").exists()  # a global op runs in one piece
+    stats = json.loads((two / "answer" / "stats.json").read_text())
+    assert stats["records_in"] == stats["records_out"] + stats["rejected"]
