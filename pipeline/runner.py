@@ -26,7 +26,7 @@ from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
 from pipeline.sharded import run_sharded, shard_workers
-from pipeline.shards import write_items
+from pipeline.shards import shards_progress, write_items
 from pipeline.tokens import using
 from pipeline.rundir import (DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir,
                              RunFolderError, os_problem)
@@ -184,8 +184,13 @@ class Runner:
             # its files are written afresh, so an input whose outcome changed since the
             # interrupted attempt (a rejection that is now a record, or back) lands once.
             written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
-            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
-                "writes its files again (answered requests come from the cache)")
+            shards = shards_progress(rd.stage_dir(st.id))
+            if shards:
+                say(f"[{st.id}] resuming: {shards[0]} of {shards[1]} shards are done; the others "
+                    "run again from their start (answered requests come from the cache)")
+            else:
+                say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
+                    "writes its files again (answered requests come from the cache)")
             refresh = started.get("refresh_since")
         else:
             if fresh:

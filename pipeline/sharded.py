@@ -28,7 +28,10 @@ def shard_workers(runner, st, inputs: list[StageInput]) -> int:
     if st.op.uses_llm:
         from pipeline.llm.client import stage_settings
 
-        workers = min(workers, stage_settings(st, runner.opts.llm_overrides).concurrency)
+        settings = stage_settings(st, runner.opts.llm_overrides)
+        if settings.mode == "batch":  # one process owns a stage's batch jobs
+            return 0
+        workers = min(workers, settings.concurrency)
     plan = read_plan(runner.rd.stage_dir(st.id))
     resumable = bool(plan) and plan.get("fingerprint") == runner.fps[st.id]
     return workers if workers > 1 or resumable else 0

@@ -136,7 +136,8 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     st, shard = job.stage, job.plan["shards"][index]
     folder = shard_dir(job.stage_dir, index)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / DONE).unlink(missing_ok=True)
+    for name in (DONE, DATA, REJECTED, STATS):  # a killed attempt's files: the shard starts afresh
+        (folder / name).unlink(missing_ok=True)
     inp = StageInput(job.input.stage_id, job.input.path, shard["records"], (shard["start"], shard["end"]))
     ctx = StageContext(st.id, st.op.name, folder, Path(job.run_dir), recipe_dir=job.recipe_dir,
                        upstream=job.upstream, extra=dict(job.extra, shard=index))
@@ -172,7 +173,9 @@ def worker_llm(job: ShardJob, ctx: StageContext, slot: int):
     settings = stage_settings(st, job.llm_overrides)
     share = {k: split_exact(getattr(settings, k), job.workers, slot)
              for k in ("concurrency", "rpm", "tpm") if getattr(settings, k) is not None}
-    return client_for_stage(st, ctx, {**job.llm_overrides, **share})
+    client = client_for_stage(st, ctx, {**job.llm_overrides, **share})
+    client.cache.shared = True  # budgets see what the other workers spend
+    return client
 
 
 def merge_shards(job: ShardJob, data: Path, rejected: Path) -> Counter:

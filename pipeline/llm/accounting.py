@@ -16,6 +16,12 @@ from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import Reply
 
 
+# Seconds between reads of the run's spend: workers each see the others' answers this late, so a
+# budget overshoots by at most the requests in flight (the stage's concurrency, split over the
+# workers) plus what the other workers are answered within this time.
+SYNC_EVERY = 0.25
+
+
 class Accountant:
     def __init__(self, counters: Counter, settings: LLMSettings, cache: ResponseCache):
         self.counters, self.settings, self.cache = counters, settings, cache
@@ -35,6 +41,8 @@ class Accountant:
     def over_budget(self) -> str | None:
         """Why no further request may be sent, or None."""
         s, spent = self.settings, self.cache
+        if s.max_requests is not None or s.max_cost_usd is not None:
+            spent.sync_spend(SYNC_EVERY)
         if s.max_requests is not None and spent.spent_requests + self.inflight >= s.max_requests:
             return f"max_requests {s.max_requests} reached ({spent.spent_requests} answered in this run folder)"
         if s.max_cost_usd is not None and spent.spent_cost >= s.max_cost_usd:

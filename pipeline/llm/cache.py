@@ -45,6 +45,17 @@ class ResponseCache:
         self.refresh_since: float | None = None
         self.path = cache_path(run_dir)
         self.conn = connect(self.path)
+        self.synced = 0.0
+        self.shared = False  # set for a `--workers` shard: other processes write here too
+        self.sync_spend()
+
+    def sync_spend(self, every: float = 0.0) -> None:
+        """Re-read the run's spend from the table (at most every `every` seconds): with
+        `--workers`, other processes answer requests into the same file."""
+        now = time.monotonic()
+        if self.synced and (not self.shared or now - self.synced < every):
+            return
+        self.synced = now
         count, cost = self.conn.execute("SELECT count(*), total(cost) FROM responses").fetchone()
         self.spent_requests, self.spent_cost = int(count), float(cost)
 
