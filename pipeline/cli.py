@@ -76,7 +76,11 @@ def engine_block(block: dict, kind: str | None, address: str | None, workers: in
     chosen = {k: v for k, v in (("kind", kind), ("address", address), ("workers", workers)) if v is not None}
     if address is not None and (kind or block.get("kind")) != "ray":
         raise ConfigError("--address names a Ray cluster: use it with --engine ray")
-    return EngineSettings(**{**block, **chosen}).model_dump(exclude_none=True)
+    merged = EngineSettings(**{**block, **chosen}).model_dump(exclude_none=True)
+    if merged.get("kind") == "ray":  # said before any stage runs, not half-way through a run
+        raise ConfigError("engine ray is not available yet in this version; run the shards in local "
+                          "processes with --workers N")
+    return merged
 
 
 @app.command()

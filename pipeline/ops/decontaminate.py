@@ -147,7 +147,8 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DecontaminateParams) -> 
 
 
 SPEC = OpSpec(
-    name="decontaminate", sharding="record", fn=run, params=DecontaminateParams, version=1, min_inputs=1,
+    name="decontaminate", fn=run, params=DecontaminateParams, version=1, min_inputs=1,
+    sharding="record",
     path_params=("benchmark",),
     doc="Drop records sharing a word n-gram (default 13) with benchmark test sets (files or input stages).",
 )

@@ -118,7 +118,8 @@ def prompt_names(p: RespondParams) -> tuple[str, ...]:
 
 
 SPEC = OpSpec(
-    name="respond", sharding="record", fn=run, params=RespondParams, version=1, min_inputs=1, uses_llm=True,
+    name="respond", fn=run, params=RespondParams, version=1, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts_for=prompt_names,
     doc="Answer open records with the LLM (n samples each); complete records pass through.",
 )

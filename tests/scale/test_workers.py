@@ -30,3 +30,29 @@ def test_workers_2_writes_the_same_files_as_one_process(tmp_path, server):
     assert not (two / "exact" / "shards").exists()  # a global op runs in one piece
     stats = json.loads((two / "answer" / "stats.json").read_text())
     assert stats["records_in"] == stats["records_out"] + stats["rejected"]
+
+
+def test_engine_options_say_what_is_wrong_in_one_line(tmp_path, server):
+    recipe = write_recipe(tmp_path, make_input(tmp_path / "in.jsonl", 20), server.base_url)
+    for args, words in ((["--engine", "ray"], "engine ray is not available yet"),
+                        (["--engine", "spark"], "--engine spark: expected local or ray"),
+                        (["--address", "auto"], "--address names a Ray cluster"),
+                        (["--workers", "0"], "--workers")):
+        proc = cli("run", str(recipe), "--out", str(tmp_path / "run"), *args, env=ENV)
+        assert proc.returncode != 0 and words in proc.stderr, (args, proc.stderr)
+        assert not (tmp_path / "run").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(recipe.read_text().replace("engine: {shard_size: 40}", "engine: {workers: two}"))
+    proc = cli("run", str(bad), "--out", str(tmp_path / "run"), env=ENV)
+    assert proc.returncode == 1 and "engine.workers" in proc.stderr, proc.stderr
+
+
+def test_the_engine_block_runs_workers_and_stays_out_of_the_fingerprint(tmp_path, server):
+    recipe = write_recipe(tmp_path, make_input(tmp_path / "in.jsonl", 120), server.base_url)
+    out = tmp_path / "run"
+    cli("run", str(recipe), "--out", str(out), env=ENV, check=True)
+    recipe.write_text(recipe.read_text().replace("engine: {shard_size: 40}", "engine: {shard_size: 40, workers: 2}"))
+    proc = cli("run", str(recipe), "--out", str(out), env=ENV, check=True)
+    assert "nothing to do: every stage is done" in proc.stderr  # same fingerprints: nothing re-runs
+    proc = cli("run", str(recipe), "--out", str(out), "--force", "filter", env=ENV, check=True)
+    assert "[filter] 3 shards of up to 40 records, 2 workers" in proc.stderr
