@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from pipeline.errors import UserError
 from pipeline.progress import say
-from pipeline.shards import ShardJob, run_shard, shard_done
+from pipeline.shards import ShardJob, run_shard
 
 RESTARTS = 3
 _JOB: ShardJob | None = None  # the job a forked worker inherits (it holds the op's function)
@@ -36,7 +36,7 @@ def run_in_pool(job: ShardJob, todo: list[int], workers: int, advance) -> None:
             _pool_pass(job, todo, workers, advance)
             return
         except BrokenProcessPool:
-            todo = [i for i in todo if not shard_done(job.stage_dir, i, job.plan["fingerprint"])]
+            todo = [i for i in todo if not job.done(i)]
             if attempt == RESTARTS:
                 raise UserError(f"stage {job.stage.id}: worker processes died {RESTARTS + 1} times "
                                 f"({len(todo)} shards unfinished); run the same command again "

@@ -6,8 +6,9 @@ from pipeline.executors import run_in_pool, run_in_process
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.rundir import DATA, REJECTED
-from pipeline.shards import (ShardJob, auto_shard_size, load_or_plan, merge_shards, read_plan,
-                             shard_done)
+from pipeline.jsonl import atomic_write_json, read_json_file
+from pipeline.shards import (REDUCED, ShardJob, auto_shard_size, load_or_plan, merge_shards, read_plan,
+                             shards_dir)
 
 
 def engine_workers(runner) -> int:
@@ -22,7 +23,7 @@ def shard_workers(runner, st, inputs: list[StageInput]) -> int:
     when an interrupted sharded attempt left a plan (its finished shards are kept). An LLM stage
     gets no more workers than its concurrency, so each worker holds at least one request slot.
     """
-    if st.op.sharding != "record" or len(inputs) != 1 or not inputs[0].count:
+    if (st.op.sharding != "record" and st.op.shard_steps is None) or len(inputs) != 1 or not inputs[0].count:
         return 0
     workers = engine_workers(runner)
     if st.op.uses_llm:
@@ -38,24 +39,45 @@ def shard_workers(runner, st, inputs: list[StageInput]) -> int:
 
 
 def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) -> None:
-    """Plan (or reload) the shards, run the unfinished ones, merge them into the stage's files."""
+    """Plan (or reload) the shards, run the unfinished ones, merge them into the stage's files.
+    A global op with `shard_steps` first maps every shard and decides at the driver."""
     rd, fp = runner.rd, runner.fps[st.id]
     size = runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count, workers)
     plan = load_or_plan(rd.stage_dir(st.id), fp, inp, int(size))
-    n = len(plan["shards"])
-    todo = [i for i in range(n) if not shard_done(rd.stage_dir(st.id), i, fp)]
-    workers = max(1, min(workers, len(todo)))
     job = ShardJob(st, rd.root, runner.recipe.folder, inp, plan, ctx.extra, ctx.upstream,
-                   runner.opts.llm_overrides, workers)
+                   runner.opts.llm_overrides, workers, "records" if st.op.shard_steps is None else "map")
+    n = len(plan["shards"])
+    todo = [i for i in range(n) if not job.done(i)]
     kept = f", {n - len(todo)} done before" if len(todo) < n else ""
     say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
         f"{'s' if workers > 1 else ''}{kept}")
+    if job.phase == "map":
+        run_phase(job, todo, workers, lambda k: None)
+        decide(job, n)
+        job.phase = "apply"
+        todo = [i for i in range(n) if not job.done(i)]
     with stage_progress(st.id, inp.count) as advance:
-        advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i not in set(todo)))
-        if workers == 1:
-            run_in_process(job, todo, advance)
-        else:
-            run_in_pool(job, todo, workers, advance)
+        done = set(range(n)) - set(todo)
+        advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i in done))
+        run_phase(job, todo, workers, advance)
     counters = merge_shards(job, rd.file(st.id, DATA), rd.file(st.id, REJECTED))
     ctx.counters.clear()
     ctx.counters.update(counters)
+
+
+def run_phase(job: ShardJob, todo: list[int], workers: int, advance) -> None:
+    job.workers = max(1, min(workers, len(todo)))  # the LLM limits split over the running workers
+    if job.workers == 1:
+        run_in_process(job, todo, advance)
+    else:
+        run_in_pool(job, todo, job.workers, advance)
+
+
+def decide(job: ShardJob, n: int) -> None:
+    """The driver's step of a global op: read every shard's map, write the decisions (once)."""
+    folder, fp = shards_dir(job.stage_dir), job.plan["fingerprint"]
+    marker = folder / REDUCED
+    if marker.exists() and read_json_file(marker).get("fingerprint") == fp:
+        return
+    job.stage.op.shard_steps.reduce(folder, n, job.stage.params)
+    atomic_write_json(marker, {"fingerprint": fp})

@@ -22,7 +22,7 @@ from pipeline.record import Record, Rejected, check_messages
 from pipeline.rundir import DATA, DONE, REJECTED, STATS
 from pipeline.tokens import using
 
-SHARDS, PLAN = "shards", "plan.json"
+SHARDS, PLAN, MAPPED, REDUCED = "shards", "plan.json", "map.json", "reduce.json"
 AUTO_MIN_SHARD = 1000  # records: below this a shard costs more to schedule than to run
 SHARDS_PER_WORKER = 4  # a few shards per worker, so a slow shard does not hold the others up
 
@@ -98,8 +98,8 @@ def read_plan(stage_dir: Path) -> dict | None:
     return read_json_file(path) if path.exists() else None
 
 
-def shard_done(stage_dir: Path, index: int, fingerprint: str) -> bool:
-    marker = shard_dir(stage_dir, index) / DONE
+def shard_done(stage_dir: Path, index: int, fingerprint: str, name: str = DONE) -> bool:
+    marker = shard_dir(stage_dir, index) / name
     return marker.exists() and read_json_file(marker).get("fingerprint") == fingerprint
 
 
@@ -125,10 +125,19 @@ class ShardJob:
     upstream: list = field(default_factory=list)
     llm_overrides: dict = field(default_factory=dict)
     workers: int = 1
+    phase: str = "records"  # or, for a global op's shard_steps, "map" and then "apply"
 
     @property
     def stage_dir(self) -> Path:
         return Path(self.run_dir) / self.stage.id
+
+    @property
+    def marker(self) -> str:
+        """The file that says a shard has finished this job's phase."""
+        return MAPPED if self.phase == "map" else DONE
+
+    def done(self, index: int) -> bool:
+        return shard_done(self.stage_dir, index, self.plan["fingerprint"], self.marker)
 
 
 def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) -> Counter:
@@ -136,9 +145,13 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     st, shard = job.stage, job.plan["shards"][index]
     folder = shard_dir(job.stage_dir, index)
     folder.mkdir(parents=True, exist_ok=True)
+    inp = StageInput(job.input.stage_id, job.input.path, shard["records"], (shard["start"], shard["end"]))
+    if job.phase == "map":
+        st.op.shard_steps.map(inp, st.params, folder)
+        atomic_write_json(folder / MAPPED, {"fingerprint": job.plan["fingerprint"]})
+        return Counter()
     for name in (DONE, DATA, REJECTED, STATS):  # a killed attempt's files: the shard starts afresh
         (folder / name).unlink(missing_ok=True)
-    inp = StageInput(job.input.stage_id, job.input.path, shard["records"], (shard["start"], shard["end"]))
     ctx = StageContext(st.id, st.op.name, folder, Path(job.run_dir), recipe_dir=job.recipe_dir,
                        upstream=job.upstream, extra=dict(job.extra, shard=index))
     ctx.counters["records_in"] = shard["records"]
@@ -146,7 +159,9 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     ctx.llm = worker_llm(job, ctx, slot)
     try:
         with using(st.tokenizer):
-            write_items(st.op.fn(ctx, [inp], st.params), folder / DATA, folder / REJECTED, ctx.counters, advance)
+            items = (st.op.fn(ctx, [inp], st.params) if job.phase == "records" else
+                     st.op.shard_steps.apply(ctx, inp, st.params, shard["first_line"] - 1))
+            write_items(items, folder / DATA, folder / REJECTED, ctx.counters, advance)
     finally:
         if ctx.llm is not None:
             ctx.llm.close()

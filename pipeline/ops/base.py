@@ -28,6 +28,21 @@ class Params(BaseModel):
 
 
 @dataclass(frozen=True)
+class ShardSteps:
+    """A global op as map -> reduce -> apply over the shards of its one input (datatrove-style).
+
+    `map(inp, params, folder)` writes what the decision needs of one shard into its folder;
+    `reduce(shards_dir, n, params)` reads the n shards' maps and writes the decisions there;
+    `apply(ctx, inp, params, offset)` yields the shard's items as the op would (`offset`: the
+    index of the shard's first record in the whole input). The result equals the op's own.
+    """
+
+    map: Callable[[StageInput, Params, Path], None]
+    reduce: Callable[[Path, int, Params], None]
+    apply: Callable[..., Iterator[Item]]
+
+
+@dataclass(frozen=True)
 class OpSpec:
     """An op: its name, parameter model, version, generator and what it depends on.
 
@@ -57,6 +72,8 @@ class OpSpec:
     # "record": each output depends on one input record only, so the stage may run as shards of
     # its input (pipeline/shards.py); "global": the op needs all its input at once (dedup, mix...)
     sharding: Literal["record", "global"] = "global"
+    # a global op's distributed form: map each shard, decide at the driver, apply per shard
+    shard_steps: ShardSteps | None = None
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params

@@ -27,7 +27,8 @@ def test_workers_2_writes_the_same_files_as_one_process(tmp_path, server):
         assert plan["shard_size"] == 40 and len(plan["shards"]) > 2
         assert sum(s["records"] for s in plan["shards"]) == plan["records"]
         assert all((two / st / "shards" / f"{i:05d}" / "done.json").exists() for i in range(len(plan["shards"])))
-    assert not (two / "exact" / "shards").exists()  # a global op runs in one piece
+    assert (two / "exact" / "shards" / "reduce.json").exists()  # hashed per shard, decided once
+    assert not (two / "near" / "shards").exists()  # a global op without shard steps: one piece
     stats = json.loads((two / "answer" / "stats.json").read_text())
     assert stats["records_in"] == stats["records_out"] + stats["rejected"]
 
