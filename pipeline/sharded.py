@@ -45,14 +45,15 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) ->
     size = runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count, workers)
     plan = load_or_plan(rd.stage_dir(st.id), fp, inp, int(size))
     job = ShardJob(st, rd.root, runner.recipe.folder, inp, plan, ctx.extra, ctx.upstream,
-                   runner.opts.llm_overrides, workers, "records" if st.op.shard_steps is None else "map")
+                   runner.opts.llm_overrides, workers, phase_of(st.op))
     n = len(plan["shards"])
     todo = [i for i in range(n) if not job.done(i)]
     kept = f", {n - len(todo)} done before" if len(todo) < n else ""
     say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
         f"{'s' if workers > 1 else ''}{kept}")
-    if job.phase == "map":
-        run_phase(job, todo, workers, lambda k: None)
+    if job.phase != "records":
+        if job.phase == "map":
+            run_phase(job, todo, workers, lambda k: None)
         decide(job, n)
         job.phase = "apply"
         todo = [i for i in range(n) if not job.done(i)]
@@ -63,6 +64,13 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) ->
     counters = merge_shards(job, rd.file(st.id, DATA), rd.file(st.id, REJECTED))
     ctx.counters.clear()
     ctx.counters.update(counters)
+
+
+def phase_of(op) -> str:
+    """The first phase: a per-record op's only one, or a global op's map (or, with no map, apply)."""
+    if op.shard_steps is None:
+        return "records"
+    return "map" if op.shard_steps.map is not None else "apply"
 
 
 def run_phase(job: ShardJob, todo: list[int], workers: int, advance) -> None:

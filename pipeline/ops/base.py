@@ -37,7 +37,7 @@ class ShardSteps:
     index of the shard's first record in the whole input). The result equals the op's own.
     """
 
-    map: Callable[[StageInput, Params, Path], None]
+    map: Callable[[StageInput, Params, Path], None] | None  # None: the decision needs no map
     reduce: Callable[[Path, int, Params], None]
     apply: Callable[..., Iterator[Item]]
 

@@ -36,3 +36,31 @@ stages:
         files[workers] = [(out / "exact" / n).read_bytes() for n in ("data.jsonl", "rejected.jsonl")] + [stats]
     assert files["1"] == files["2"]
     assert files["2"][2]["rejected"] > 200 and (tmp_path / "2" / "exact" / "shards" / "reduce.json").exists()
+
+
+def test_decontaminate_on_workers_builds_the_index_once_and_rejects_the_same(tmp_path):
+    from tests.conftest import FIXTURES
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    for name in ("WizardLM_testset.jsonl", "user_oriented_instructions.jsonl"):
+        (bench / name).write_bytes((FIXTURES / "curation" / name).read_bytes())
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""
+name: dc
+engine: {{shard_size: 50}}
+stages:
+  - {{id: in, op: ingest, source: alpaca, path: {FIXTURES / "curation" / "alpaca_slice.json"}}}
+  - {{id: d, op: decontaminate, inputs: [in], benchmark: {bench}}}
+""")
+    files = {}
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        proc = cli("run", str(recipe), "--out", str(out), "--workers", workers, check=True)
+        stats = json.loads((out / "d" / "stats.json").read_text())
+        stats.pop("seconds")
+        files[workers] = [(out / "d" / n).read_bytes() for n in ("data.jsonl", "rejected.jsonl")] + [stats]
+    assert "[d] 6 shards of up to 50 records, 2 workers" in proc.stderr
+    assert files["1"] == files["2"]
+    assert files["2"][2]["rejected"] == 3 and files["2"][2]["benchmark_ngrams"] > 1000
+    assert (tmp_path / "2" / "d" / "shards" / "benchmark_index.npz").exists()
