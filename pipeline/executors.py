@@ -73,6 +73,9 @@ def _worker_init(slots, driver: int) -> None:
     global _SLOT
     _SLOT = slots.get()
     _die_with_parent(driver)
+    # Ctrl-C reaches the whole process group: the driver stops the workers itself (and says so
+    # once), rather than each worker printing its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_index(index: int) -> int:
