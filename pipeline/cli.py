@@ -78,8 +78,9 @@ def engine_block(block: dict, kind: str | None, address: str | None, workers: in
         raise ConfigError("--address names a Ray cluster: use it with --engine ray")
     merged = EngineSettings(**{**block, **chosen}).model_dump(exclude_none=True)
     if merged.get("kind") == "ray":  # said before any stage runs, not half-way through a run
-        raise ConfigError("engine ray is not available yet in this version; run the shards in local "
-                          "processes with --workers N")
+        from pipeline.ray_engine import import_ray
+
+        import_ray()
     return merged
 
 

@@ -12,8 +12,14 @@ from pipeline.shards import (REDUCED, ShardJob, auto_shard_size, load_or_plan, m
 
 
 def engine_workers(runner) -> int:
-    """`--workers`, else the recipe's `engine: {workers: N}`, else 1 (one process, as ever)."""
-    return int(runner.opts.workers or runner.recipe.engine.get("workers") or 1)
+    """`--workers`, else the recipe's `engine: {workers: N}`, else 1 (one process, as ever); on
+    Ray, else the cluster's CPUs."""
+    engine = runner.recipe.engine
+    if runner.opts.workers or engine.get("workers") or engine.get("kind") != "ray":
+        return int(runner.opts.workers or engine.get("workers") or 1)
+    from pipeline.ray_engine import cluster_cpus
+
+    return cluster_cpus(engine.get("address"), runner.rd.root)
 
 
 def shard_workers(runner, st, inputs: list[StageInput]) -> int:
@@ -51,16 +57,21 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) ->
     kept = f", {n - len(todo)} done before" if len(todo) < n else ""
     say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
         f"{'s' if workers > 1 else ''}{kept}")
+    engine = runner.recipe.engine
+    if engine.get("kind") == "ray":
+        from pipeline.ray_engine import connect
+
+        connect(engine.get("address"), rd.root)
     if job.phase != "records":
         if job.phase == "map":
-            run_phase(job, todo, workers, lambda k: None)
+            run_phase(job, todo, workers, lambda k: None, engine)
         decide(job, n)
         job.phase = "apply"
         todo = [i for i in range(n) if not job.done(i)]
     with stage_progress(st.id, inp.count) as advance:
         done = set(range(n)) - set(todo)
         advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i in done))
-        run_phase(job, todo, workers, advance)
+        run_phase(job, todo, workers, advance, engine)
     counters = merge_shards(job, rd.file(st.id, DATA), rd.file(st.id, REJECTED))
     ctx.counters.clear()
     ctx.counters.update(counters)
@@ -73,9 +84,13 @@ def phase_of(op) -> str:
     return "map" if op.shard_steps.map is not None else "apply"
 
 
-def run_phase(job: ShardJob, todo: list[int], workers: int, advance) -> None:
+def run_phase(job: ShardJob, todo: list[int], workers: int, advance, engine: dict) -> None:
     job.workers = max(1, min(workers, len(todo)))  # the LLM limits split over the running workers
-    if job.workers == 1:
+    if engine.get("kind") == "ray":
+        from pipeline.ray_engine import run_in_ray
+
+        run_in_ray(job, todo, job.workers, advance)
+    elif job.workers == 1:
         run_in_process(job, todo, advance)
     else:
         run_in_pool(job, todo, job.workers, advance)
