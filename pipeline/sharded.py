@@ -57,6 +57,10 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) ->
     kept = f", {n - len(todo)} done before" if len(todo) < n else ""
     say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
         f"{'s' if workers > 1 else ''}{kept}")
+    if st.op.uses_llm:  # the cache file and its WAL mode are set up once, before the workers race for it
+        from pipeline.llm.cache import cache_path, connect
+
+        connect(cache_path(rd.root)).close()
     engine = runner.recipe.engine
     if engine.get("kind") == "ray":
         from pipeline.ray_engine import connect
