@@ -67,6 +67,23 @@ def llm_overrides(model: str | None, base_url: str | None, concurrency: int | No
             if v is not None}
 
 
+def engine_block(block: dict, kind: str | None, address: str | None, workers: int | None) -> dict:
+    """The recipe's `engine:` block with the command line's choices on top."""
+    from pipeline.engine import EngineSettings
+
+    if kind is not None and kind not in ("local", "ray"):
+        raise ConfigError(f"--engine {kind}: expected local or ray")
+    chosen = {k: v for k, v in (("kind", kind), ("address", address), ("workers", workers)) if v is not None}
+    if address is not None and (kind or block.get("kind")) != "ray":
+        raise ConfigError("--address names a Ray cluster: use it with --engine ray")
+    merged = EngineSettings(**{**block, **chosen}).model_dump(exclude_none=True)
+    if merged.get("kind") == "ray":  # said before any stage runs, not half-way through a run
+        from pipeline.ray_engine import import_ray
+
+        import_ray()
+    return merged
+
+
 @app.command()
 def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe name)"),
         out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
@@ -78,7 +95,13 @@ def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe
             "(new samples replace its cached answers; what depends on it re-runs too)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="plan (and render LLM prompts) only"),
         model: Optional[str] = ModelOpt, base_url: Optional[str] = BaseUrlOpt,
-        concurrency: Optional[int] = ConcurrencyOpt) -> None:
+        concurrency: Optional[int] = ConcurrencyOpt,
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, metavar="N",
+                                              help="run per-record stages as shards in N processes"),
+        engine: Optional[str] = typer.Option(None, "--engine", metavar="local|ray",
+                                             help="where shards run (default local)"),
+        address: Optional[str] = typer.Option(None, "--address", metavar="ADDR",
+                                              help="Ray cluster address (auto, HOST:PORT)")) -> None:
     """Run a recipe; a re-run skips done stages and resumes interrupted ones."""
     from pipeline.recipe import load_recipe
     from pipeline.resources import find_recipe
@@ -90,7 +113,8 @@ def run(recipe: str = typer.Argument(..., help="recipe YAML (or a bundled recipe
     rec = load_recipe(path)
     out_dir = out or Path("outputs") / rec.name
     opts = RunOptions(only, until, tuple(force or ()), dry_run, llm_overrides(model, base_url, concurrency),
-                      no_cache=tuple(no_cache or ()))
+                      no_cache=tuple(no_cache or ()), workers=workers)
+    rec.engine = engine_block(rec.engine, engine, address, workers)
     Runner(rec, out_dir, opts).run()
     if not dry_run:
         say(f"run folder: {out_dir}")

@@ -17,13 +17,14 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline import safe_yaml
+from pipeline.engine import EngineSettings
 from pipeline.errors import ConfigError
 from pipeline.llm.settings import LLMSettings, merge_llm
 from pipeline.ops import get_op
 from pipeline.ops.base import OpSpec, Params
 
 STAGE_KEYS = ("id", "op", "inputs", "llm")
-TOP_KEYS = ("name", "description", "llm", "stages")
+TOP_KEYS = ("name", "description", "llm", "stages", "engine")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # entries of a run folder a stage folder must not take (compared case-insensitively)
 RESERVED_IDS = ("cache", "reviews", "dry-run", "manifest.json", "manifest.json.tmp", "report.html")
@@ -51,6 +52,7 @@ class Recipe:
     folder: Path
     llm: dict | None
     shown: dict
+    engine: dict = field(default_factory=dict)  # the `engine:` block, validated (pipeline/engine.py)
 
     def stage(self, stage_id: str) -> Stage:
         for s in self.stages:
@@ -169,6 +171,7 @@ def build_recipe(raw: Any, folder: Path, path: Path | None = None) -> Recipe:
     llm = raw.get("llm")
     if llm is not None:
         problems += _check_llm(llm, "llm")
+    engine = _check_engine(raw.get("engine"), problems)
     stages_raw = raw.get("stages")
     if not isinstance(stages_raw, list) or not stages_raw:
         problems.append("stages: required; a list of stages")
@@ -179,7 +182,20 @@ def build_recipe(raw: Any, folder: Path, path: Path | None = None) -> Recipe:
     if problems:
         raise ConfigError(f"{label}: " + "; ".join(dict.fromkeys(problems)))
     shown = mask({"name": name, "llm": llm, "stages": [s.shown for s in stages]}, secrets)
-    return Recipe(name, stages, path, folder, llm, shown)
+    return Recipe(name, stages, path, folder, llm, shown, engine)
+
+
+def _check_engine(value: Any, problems: list[str]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append("engine: expected a mapping (kind, workers, address, shard_size)")
+        return {}
+    try:
+        return EngineSettings(**value).model_dump(exclude_none=True)
+    except ValidationError as e:
+        problems += pydantic_problems(e, "engine", list(EngineSettings.model_fields))
+        return {}
 
 
 def _check_llm(value: Any, where: str) -> list[str]:

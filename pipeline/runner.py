@@ -20,12 +20,13 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.errors import ConfigError, InputError, UserError
 from pipeline.fingerprint import describe_files, stage_fingerprint
-from pipeline.jsonl import JsonlAppender, read_jsonl, repair_tail
+from pipeline.jsonl import read_jsonl, repair_tail
 from pipeline.llm.preflight import preflight
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say, stage_progress
 from pipeline.recipe import Recipe, Stage
-from pipeline.record import Record, Rejected, check_messages
+from pipeline.sharded import run_sharded, shard_workers
+from pipeline.shards import shards_progress, write_items
 from pipeline.tokens import using
 from pipeline.rundir import (DATA, DONE, FAILED, REJECTED, STARTED, STAT_FIELDS, STATS, RunDir,
                              RunFolderError, os_problem)
@@ -42,6 +43,7 @@ class RunOptions:
     dry_run: bool = False
     llm_overrides: dict = field(default_factory=dict)
     no_cache: tuple[str, ...] = ()  # stages that re-sample instead of replaying the cache
+    workers: int | None = None  # `--workers`: shards of per-record stages in N processes
 
 
 def versions() -> dict:
@@ -143,12 +145,16 @@ class Runner:
                            extra={"recipe": self.recipe.name, "fingerprint": fp,
                                   "cache_refresh_since": refresh})
         ctx.counters["records_in"] = sum(i.count for i in inputs)
-        ctx.llm = self.make_llm(st, ctx)
+        workers = shard_workers(self, st, inputs)
+        ctx.llm = None if workers else self.make_llm(st, ctx)
         say(f"[{st.id}] {st.op.name}: running")
         started_at = time.monotonic()
         try:
             with using(st.tokenizer):
-                self.stream(st, ctx, inputs)
+                if workers:
+                    run_sharded(self, st, ctx, inputs[0], workers)
+                else:
+                    self.stream(st, ctx, inputs)
         except BaseException as e:
             # best effort: on a full disk these writes fail too, and must not hide the first error
             with contextlib.suppress(OSError):
@@ -178,8 +184,13 @@ class Runner:
             # its files are written afresh, so an input whose outcome changed since the
             # interrupted attempt (a rejection that is now a record, or back) lands once.
             written = count_written(rd.file(st.id, DATA), rd.file(st.id, REJECTED))
-            say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
-                "writes its files again (answered requests come from the cache)")
+            shards = shards_progress(rd.stage_dir(st.id))
+            if shards:
+                say(f"[{st.id}] resuming: {shards[0]} of {shards[1]} shards are done; the others "
+                    "run again from their start (answered requests come from the cache)")
+            else:
+                say(f"[{st.id}] resuming: the interrupted attempt wrote {written} items; the stage "
+                    "writes its files again (answered requests come from the cache)")
             refresh = started.get("refresh_since")
         else:
             if fresh:
@@ -192,28 +203,18 @@ class Runner:
         return refresh
 
     def stream(self, st: Stage, ctx: StageContext, inputs: list[StageInput]) -> None:
-        counters, last = ctx.counters, time.monotonic()
-        total = counters["records_in"] or None
-        with JsonlAppender(self.rd.file(st.id, DATA)) as out, \
-                JsonlAppender(self.rd.file(st.id, REJECTED)) as rej, \
-                stage_progress(st.id, total) as advance:
+        last = time.monotonic()
+
+        def tick() -> None:
+            nonlocal last
+            if time.monotonic() - last >= STATS_EVERY:
+                last = time.monotonic()
+                self.write_stats(st, ctx, 0.0, partial=True)
+
+        with stage_progress(st.id, ctx.counters["records_in"] or None) as advance:
             ctx.progress = advance
-            for item in st.op.fn(ctx, inputs, st.params):
-                if isinstance(item, Record):
-                    problems = check_messages(item.messages)
-                    if problems:
-                        item = Rejected(problems[0].code, "; ".join(map(str, problems)), record=item)
-                if isinstance(item, Record):
-                    out.write(item.to_bytes())
-                    counters["records_out"] += 1
-                else:
-                    rej.write(item.to_bytes())
-                    counters["rejected"] += 1
-                    counters[item.counter] += 1
-                advance(1)
-                if time.monotonic() - last >= STATS_EVERY:
-                    last = time.monotonic()
-                    self.write_stats(st, ctx, 0.0, partial=True)
+            write_items(st.op.fn(ctx, inputs, st.params), self.rd.file(st.id, DATA),
+                        self.rd.file(st.id, REJECTED), ctx.counters, advance, tick)
 
     def make_llm(self, st: Stage, ctx: StageContext):
         """The LLM client of an LLM stage (None for the others)."""

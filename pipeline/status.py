@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.rundir import DATA, REJECTED, STAT_FIELDS, RunDir, count_lines
+from pipeline.shards import shards_progress
 
 
 def open_run(run_dir: str | Path) -> tuple[RunDir, dict]:
@@ -33,6 +34,9 @@ def stage_rows(run_dir: str | Path) -> list[dict]:
             row["rejected"] = count_lines(rd.file(sid, REJECTED))
         row["cost_usd"] = round(float(row["cost_usd"]), 6)
         row["output"] = str(rd.file(sid, DATA))
+        shards = shards_progress(rd.stage_dir(sid))
+        if shards:
+            row["shards_done"], row["shards_total"] = shards
         failed = rd.read(sid, "failed.json") if state == "failed" else None
         if failed:
             row["error"] = failed.get("error")
@@ -44,6 +48,10 @@ def render_table(rows: list[dict]) -> str:
     header = ["stage", "op", "state", "in", "out", "rejected", "requests", "cached", "cost_usd"]
     body = [[r["id"], r["op"], r["state"], r["records_in"], r["records_out"], r["rejected"],
              r["requests"], r["cached"], f"{r['cost_usd']:.4f}"] for r in rows]
+    if any("shards_total" in r for r in rows):  # a run with --workers: shards done/total
+        header.append("shards")
+        for line, r in zip(body, rows):
+            line.append(f"{r['shards_done']}/{r['shards_total']}" if "shards_total" in r else "-")
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in [header] + body]
     return "\n".join(line.rstrip() for line in lines)

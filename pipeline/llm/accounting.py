@@ -4,6 +4,9 @@ Counters: `requests` (answered by the endpoint in this attempt), `cached` (answe
 run's cache), `tokens_in`/`tokens_out`/`cost_usd` (of every reply the stage used, cached ones
 at what they cost when paid), `retries`, `failures`, `not_sent`. Budgets count the whole
 run folder's spend (every paid response in its cache), so a resumed run cannot overspend.
+With `--workers`, each worker reads the spend of all of them before every request; it cannot see
+the others' requests in flight, so `max_requests` may be passed by at most the stage's
+concurrency (less one worker's share) and `max_cost_usd` by the cost of the requests in flight.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class Accountant:
     def over_budget(self) -> str | None:
         """Why no further request may be sent, or None."""
         s, spent = self.settings, self.cache
+        if s.max_requests is not None or s.max_cost_usd is not None:
+            spent.sync_spend()
         if s.max_requests is not None and spent.spent_requests + self.inflight >= s.max_requests:
             return f"max_requests {s.max_requests} reached ({spent.spent_requests} answered in this run folder)"
         if s.max_cost_usd is not None and spent.spent_cost >= s.max_cost_usd:

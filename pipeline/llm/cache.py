@@ -15,11 +15,21 @@ from pipeline.errors import LLMError
 
 CACHE_DIR, CACHE_FILE = "cache", "llm.sqlite"
 
+# `spend` keeps the run's paid requests and cost up to date on every insert (a trigger), so the
+# processes of a `--workers` run read the shared spend in one row, not by counting the table.
 _SCHEMA = """
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, stage TEXT NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL,
     tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, cost REAL NOT NULL, created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spend (id INTEGER PRIMARY KEY CHECK (id = 0), requests INTEGER NOT NULL,
+                                  cost REAL NOT NULL);
+INSERT OR IGNORE INTO spend SELECT 0, count(*), total(cost) FROM responses;
+CREATE TRIGGER IF NOT EXISTS spend_add AFTER INSERT ON responses BEGIN
+    UPDATE spend SET requests = requests + 1, cost = cost + NEW.cost WHERE id = 0;
+END;
+COMMIT;
 """
 
 
@@ -45,8 +55,15 @@ class ResponseCache:
         self.refresh_since: float | None = None
         self.path = cache_path(run_dir)
         self.conn = connect(self.path)
+        self.shared = False  # set for a `--workers` shard: other processes pay into this file too
         count, cost = self.conn.execute("SELECT count(*), total(cost) FROM responses").fetchone()
         self.spent_requests, self.spent_cost = int(count), float(cost)
+
+    def sync_spend(self) -> None:
+        """Take the spend of every process writing this file (a shard's view, for the budgets)."""
+        if self.shared:
+            count, cost = self.conn.execute("SELECT requests, cost FROM spend").fetchone()
+            self.spent_requests, self.spent_cost = int(count), float(cost)
 
     def get(self, key: str) -> tuple[str, float] | None:
         """`(response text, cost)` of an answered request, or None."""

@@ -10,8 +10,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.jsonl import read_jsonl
@@ -24,6 +25,21 @@ class Params(BaseModel):
     """Base for op parameters: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ShardSteps:
+    """A global op as map -> reduce -> apply over the shards of its one input (datatrove-style).
+
+    `map(inp, params, folder)` writes what the decision needs of one shard into its folder;
+    `reduce(shards_dir, n, params)` reads the n shards' maps and writes the decisions there;
+    `apply(ctx, inp, params, offset)` yields the shard's items as the op would (`offset`: the
+    index of the shard's first record in the whole input). The result equals the op's own.
+    """
+
+    map: Callable[[StageInput, Params, Path], None] | None  # None: the decision needs no map
+    reduce: Callable[[Path, int, Params], None]
+    apply: Callable[..., Iterator[Item]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,11 @@ class OpSpec:
     package_version: str | None = None  # and version, both in the fingerprint
     # files of the run folder (relative paths) whose content enters the fingerprint, e.g. decisions
     run_files: Callable[[Params, tuple[str, ...]], tuple[str, ...]] | None = None
+    # "record": each output depends on one input record only, so the stage may run as shards of
+    # its input (pipeline/shards.py); "global": the op needs all its input at once (dedup, mix...)
+    sharding: Literal["record", "global"] = "global"
+    # a global op's distributed form: map each shard, decide at the driver, apply per shard
+    shard_steps: ShardSteps | None = None
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params
@@ -68,10 +89,26 @@ class StageInput:
     stage_id: str
     path: Path
     count: int
+    span: tuple[int, int] | None = None  # a shard's byte range of the file (pipeline/shards.py)
 
     def __iter__(self) -> Iterator[Record]:
-        for _, obj in read_jsonl(self.path, trusted=True):
+        lines = read_span(self.path, *self.span) if self.span else (o for _, o in read_jsonl(self.path, trusted=True))
+        for obj in lines:
             yield Record(obj["id"], obj["messages"], obj.get("meta") or {})
+
+
+def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
+    """The JSON values of the stage-file lines in bytes [start, end) (written by the runner)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            raw = fh.readline()
+            if not raw:
+                return
+            pos += len(raw)
+            if raw.strip():
+                yield orjson.loads(raw)
 
 
 @dataclass

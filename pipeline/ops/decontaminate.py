@@ -24,8 +24,8 @@ from pydantic import Field, model_validator
 from pipeline.dedup.text import TextField, plain_text, tokens
 from pipeline.errors import ConfigError, InputError
 from pipeline.jsonl import iter_json_rows, sniff_json_kind
-from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
-from pipeline.record import Rejected
+from pipeline.ops.base import Item, OpSpec, Params, ShardSteps, StageContext, StageInput
+from pipeline.record import Record, Rejected
 
 SUFFIXES = {".json", ".jsonl", ".txt"}
 
@@ -121,12 +121,15 @@ def build_index(sources: list[tuple[str, Iterator[str]]], n: int) -> NgramIndex:
     return NgramIndex(k[order], o[order], names)
 
 
-def run(ctx: StageContext, inputs: list[StageInput], p: DecontaminateParams) -> Iterator[Item]:
-    ids = [i.stage_id for i in inputs]
+def check_references(p: DecontaminateParams, ids: list[str]) -> None:
     unknown = [r for r in p.reference_inputs if r not in ids]
     if unknown or len(set(p.reference_inputs)) == len(ids):
         raise ConfigError(f"decontaminate: reference_inputs {p.reference_inputs} must name some, not all, "
                           f"of the inputs {ids}")
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: DecontaminateParams) -> Iterator[Item]:
+    check_references(p, [i.stage_id for i in inputs])
     refs = [i for i in inputs if i.stage_id in p.reference_inputs]
     sources = [(name, file_texts(path)) for name, path in benchmark_files(Path(p.benchmark))] if p.benchmark else []
     sources += [(r.stage_id, (m["content"] for rec in r for m in rec.messages)) for r in refs]
@@ -134,20 +137,47 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DecontaminateParams) -> 
     ctx.count("benchmark_ngrams", len(index.keys))
     ctx.count("consumed", sum(r.count for r in refs))
     for inp in inputs:
-        if inp in refs:
+        if inp not in refs:
+            yield from screen(ctx, inp, index, p)
+
+
+def screen(ctx: StageContext, records: Iterator[Record], index: NgramIndex, p: DecontaminateParams) -> Iterator[Item]:
+    for rec in records:
+        match = index.first_match(ngrams(plain_text(rec, p.field), p.ngram))
+        if match is None:
+            yield rec
             continue
-        for rec in inp:
-            match = index.first_match(ngrams(plain_text(rec, p.field), p.ngram))
-            if match is None:
-                yield rec
-                continue
-            ctx.count(f"matched_{match[0]}")
-            yield Rejected("contaminated", f"shares the {p.ngram}-gram {match[1]!r} with benchmark {match[0]}",
-                           record=rec, extra={"benchmark": match[0], "ngram": match[1]})
+        ctx.count(f"matched_{match[0]}")
+        yield Rejected("contaminated", f"shares the {p.ngram}-gram {match[1]!r} with benchmark {match[0]}",
+                       record=rec, extra={"benchmark": match[0], "ngram": match[1]})
+
+
+# -- over shards (`run --workers N`, one input): the index is built once, by the driver, into the
+# shards folder; each worker maps it read-only and screens its shard
+INDEX_FILE = "benchmark_index.npz"
+
+
+def build_shared(shards: Path, n: int, p: DecontaminateParams) -> None:
+    if p.reference_inputs:  # a sharded stage has one input, so no reference input beside it
+        raise ConfigError(f"decontaminate: reference_inputs {p.reference_inputs} must name some, not all, "
+                          "of the inputs")
+    sources = [(name, file_texts(path)) for name, path in benchmark_files(Path(p.benchmark))] if p.benchmark else []
+    index = build_index(sources, p.ngram)
+    np.savez(shards / INDEX_FILE, keys=index.keys, owner=index.owner, names=np.array(index.names, dtype=str))
+
+
+def screen_shard(ctx: StageContext, inp: StageInput, p: DecontaminateParams, offset: int) -> Iterator[Item]:
+    with np.load(ctx.stage_dir.parent / INDEX_FILE) as f:
+        index = NgramIndex(f["keys"], f["owner"], [str(x) for x in f["names"]])
+    if offset == 0:  # stage-level figures: counted once, by the first shard
+        ctx.count("benchmark_ngrams", len(index.keys))
+        ctx.count("consumed", 0)
+    yield from screen(ctx, inp, index, p)
 
 
 SPEC = OpSpec(
     name="decontaminate", fn=run, params=DecontaminateParams, version=1, min_inputs=1,
+    shard_steps=ShardSteps(None, build_shared, screen_shard),
     path_params=("benchmark",),
     doc="Drop records sharing a word n-gram (default 13) with benchmark test sets (files or input stages).",
 )

@@ -127,6 +127,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: FilterParams) -> Iterato
 
 SPEC = OpSpec(
     name="filter", fn=run, params=FilterParams, version=2, min_inputs=1,
+    sharding="record",
     doc="Heuristic filters (length, tokens, refusals, placeholders, repetition, language, "
         "truncation, URLs, PII redaction...); rejects with the rule's reason.",
 )

@@ -102,6 +102,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: InteractiveTranslatePara
 
 SPEC = OpSpec(
     name="interactive_translate", fn=run, params=InteractiveTranslateParams, version=1, min_inputs=1,
+    sharding="record",
     uses_llm=True, prompts=translation.BAYLING_PROMPTS,
     doc="BayLing-style translation sessions: a translation, then follow-up refinement requests.",
 )

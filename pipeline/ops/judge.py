@@ -141,6 +141,7 @@ def verdict(rec: Record, out: Outcome, key: str, threshold: float) -> Item:
 
 SPEC = OpSpec(
     name="judge", fn=run, params=JudgeParams, version=3, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=JUDGE_PROMPTS,
     doc="AlpaGasus-style LLM rating (0-5) of a dimension; keeps records at or above `threshold`; "
         "score and explanation in meta.scores; unusable judge answers are re-asked, then rejected; "

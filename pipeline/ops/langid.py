@@ -96,5 +96,6 @@ def run(ctx: StageContext, inputs: list[StageInput], p: LangidParams) -> Iterato
 
 SPEC = OpSpec(
     name="langid", fn=run, params=LangidParams, version=1, min_inputs=1,
+    sharding="record",
     doc="Identify each record's language offline (py3langid); set meta.lang; optionally reject others.",
 )

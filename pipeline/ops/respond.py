@@ -119,6 +119,7 @@ def prompt_names(p: RespondParams) -> tuple[str, ...]:
 
 SPEC = OpSpec(
     name="respond", fn=run, params=RespondParams, version=1, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts_for=prompt_names,
     doc="Answer open records with the LLM (n samples each); complete records pass through.",
 )

@@ -144,6 +144,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DeitaParams) -> Iterator
 
 SPEC = OpSpec(
     name="score_deita", fn=run, params=DeitaParams, version=2, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=DEITA_PROMPTS,
     doc="Deita complexity and quality scores (1-6) per turn from an LLM (logprob expectation when "
         "available); deita_score = Σ complexity × quality; into meta.scores.",

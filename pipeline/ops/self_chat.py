@@ -104,6 +104,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfChatParams) -> Itera
 
 SPEC = OpSpec(
     name="self_chat", fn=run, params=SelfChatParams, version=2, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=(baize.PROMPT,),
     doc="Baize self-chat (v1 whole transcript, v2 turn by turn) seeded by each record's first user turn.",
 )

@@ -121,6 +121,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: SelfRefineParams) -> Ite
 
 SPEC = OpSpec(
     name="self_refine", fn=run, params=SelfRefineParams, version=2, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=selfee.PROMPTS,
     doc="SelFee self-feedback: answer, critique (score, verdict), revise; the chain as the training target.",
 )

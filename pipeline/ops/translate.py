@@ -200,6 +200,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: TranslateParams) -> Iter
 
 SPEC = OpSpec(
     name="translate", fn=run, params=TranslateParams, version=2, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=translation.TRANSLATE_PROMPTS,
     doc="Translate instructions into target languages and answer natively there (Bactrian-X / Phoenix).",
 )

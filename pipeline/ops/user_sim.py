@@ -97,6 +97,7 @@ def run(ctx: StageContext, inputs: list[StageInput], p: UserSimParams) -> Iterat
 
 SPEC = OpSpec(
     name="user_sim", fn=run, params=UserSimParams, version=1, min_inputs=1, uses_llm=True,
+    sharding="record",
     prompts=ultrachat.PROMPTS,
     doc="UltraChat-style dialogues: a user-simulator model and an assistant model, 3-7 rounds.",
 )

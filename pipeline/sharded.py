@@ -1,0 +1,110 @@
+"""The driver's side of a sharded stage: whether it shards, its plan, its executor, the merge."""
+
+from __future__ import annotations
+
+from pipeline.executors import run_in_pool, run_in_process
+from pipeline.ops.base import StageContext, StageInput
+from pipeline.progress import say, stage_progress
+from pipeline.rundir import DATA, REJECTED
+from pipeline.jsonl import atomic_write_json, read_json_file
+from pipeline.shards import (REDUCED, ShardJob, auto_shard_size, load_or_plan, merge_shards, read_plan,
+                             shards_dir)
+
+
+def engine_workers(runner) -> int:
+    """`--workers`, else the recipe's `engine: {workers: N}`, else 1 (one process, as ever); on
+    Ray, else the cluster's CPUs."""
+    engine = runner.recipe.engine
+    if runner.opts.workers or engine.get("workers") or engine.get("kind") != "ray":
+        return int(runner.opts.workers or engine.get("workers") or 1)
+    from pipeline.ray_engine import cluster_cpus
+
+    return cluster_cpus(engine.get("address"), runner.rd.root)
+
+
+def shard_workers(runner, st, inputs: list[StageInput]) -> int:
+    """How many workers run this stage's shards, or 0 to run it in one piece.
+
+    A per-record op with one non-empty input shards when workers > 1, and also with one worker
+    when an interrupted sharded attempt left a plan (its finished shards are kept). An LLM stage
+    gets no more workers than its concurrency, so each worker holds at least one request slot.
+    """
+    if (st.op.sharding != "record" and st.op.shard_steps is None) or len(inputs) != 1 or not inputs[0].count:
+        return 0
+    workers = engine_workers(runner)
+    if st.op.uses_llm:
+        from pipeline.llm.client import stage_settings
+
+        settings = stage_settings(st, runner.opts.llm_overrides)
+        if settings.mode == "batch":  # one process owns a stage's batch jobs
+            return 0
+        workers = min(workers, settings.concurrency)
+    plan = read_plan(runner.rd.stage_dir(st.id))
+    resumable = bool(plan) and plan.get("fingerprint") == runner.fps[st.id]
+    return workers if workers > 1 or resumable else 0
+
+
+def run_sharded(runner, st, ctx: StageContext, inp: StageInput, workers: int) -> None:
+    """Plan (or reload) the shards, run the unfinished ones, merge them into the stage's files.
+    A global op with `shard_steps` first maps every shard and decides at the driver."""
+    rd, fp = runner.rd, runner.fps[st.id]
+    size = runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count, workers)
+    plan = load_or_plan(rd.stage_dir(st.id), fp, inp, int(size))
+    job = ShardJob(st, rd.root, runner.recipe.folder, inp, plan, ctx.extra, ctx.upstream,
+                   runner.opts.llm_overrides, workers, phase_of(st.op))
+    n = len(plan["shards"])
+    todo = [i for i in range(n) if not job.done(i)]
+    kept = f", {n - len(todo)} done before" if len(todo) < n else ""
+    say(f"[{st.id}] {n} shards of up to {plan['shard_size']} records, {workers} worker"
+        f"{'s' if workers > 1 else ''}{kept}")
+    if st.op.uses_llm:  # the cache file and its WAL mode are set up once, before the workers race for it
+        from pipeline.llm.cache import cache_path, connect
+
+        connect(cache_path(rd.root)).close()
+    engine = runner.recipe.engine
+    if engine.get("kind") == "ray":
+        from pipeline.ray_engine import connect
+
+        connect(engine.get("address"), rd.root)
+    if job.phase != "records":
+        if job.phase == "map":
+            run_phase(job, todo, workers, lambda k: None, engine)
+        decide(job, n)
+        job.phase = "apply"
+        todo = [i for i in range(n) if not job.done(i)]
+    with stage_progress(st.id, inp.count) as advance:
+        done = set(range(n)) - set(todo)
+        advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i in done))
+        run_phase(job, todo, workers, advance, engine)
+    counters = merge_shards(job, rd.file(st.id, DATA), rd.file(st.id, REJECTED))
+    ctx.counters.clear()
+    ctx.counters.update(counters)
+
+
+def phase_of(op) -> str:
+    """The first phase: a per-record op's only one, or a global op's map (or, with no map, apply)."""
+    if op.shard_steps is None:
+        return "records"
+    return "map" if op.shard_steps.map is not None else "apply"
+
+
+def run_phase(job: ShardJob, todo: list[int], workers: int, advance, engine: dict) -> None:
+    job.workers = max(1, min(workers, len(todo)))  # the LLM limits split over the running workers
+    if engine.get("kind") == "ray":
+        from pipeline.ray_engine import run_in_ray
+
+        run_in_ray(job, todo, job.workers, advance)
+    elif job.workers == 1:
+        run_in_process(job, todo, advance)
+    else:
+        run_in_pool(job, todo, job.workers, advance)
+
+
+def decide(job: ShardJob, n: int) -> None:
+    """The driver's step of a global op: read every shard's map, write the decisions (once)."""
+    folder, fp = shards_dir(job.stage_dir), job.plan["fingerprint"]
+    marker = folder / REDUCED
+    if marker.exists() and read_json_file(marker).get("fingerprint") == fp:
+        return
+    job.stage.op.shard_steps.reduce(folder, n, job.stage.params)
+    atomic_write_json(marker, {"fingerprint": fp})
