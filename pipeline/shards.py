@@ -10,6 +10,7 @@ state shared between the driver and the workers.
 from __future__ import annotations
 
 import math
+import resource
 import shutil
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from pipeline.record import Record, Rejected, check_messages
 from pipeline.rundir import DATA, DONE, REJECTED, STATS
 from pipeline.tokens import using
 
+WORKER_FIGURES = ("seconds", "peak_rss_mb")  # a shard's stats.json entries that are not counters
 SHARDS, PLAN, MAPPED, REDUCED = "shards", "plan.json", "map.json", "reduce.json"
 AUTO_MIN_SHARD = 1000  # records: below this a shard costs more to schedule than to run
 SHARDS_PER_WORKER = 4  # a few shards per worker, so a slow shard does not hold the others up
@@ -165,9 +167,15 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     finally:
         if ctx.llm is not None:
             ctx.llm.close()
-    atomic_write_json(folder / STATS, {"seconds": round(time.monotonic() - started, 3), **ctx.counters})
+    atomic_write_json(folder / STATS, {"seconds": round(time.monotonic() - started, 3),
+                                       "peak_rss_mb": peak_rss_mb(), **ctx.counters})
     atomic_write_json(folder / DONE, {"fingerprint": job.plan["fingerprint"]})
     return ctx.counters
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far (the worker's, for bench/scale.py)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def split_exact(total: float | int, workers: int, slot: int) -> float | int:
@@ -203,7 +211,8 @@ def merge_shards(job: ShardJob, data: Path, rejected: Path) -> Counter:
                 with open(folder / name, "rb") as src:
                     shutil.copyfileobj(src, fh, 1 << 20)
             stats = read_json_file(folder / STATS)
-            stats.pop("seconds", None)
+            for timing in WORKER_FIGURES:  # not counters: they differ from run to run
+                stats.pop(timing, None)
             total.update(stats)
     if "cost_usd" in total:
         total["cost_usd"] = round(total["cost_usd"], 9)
