@@ -1,9 +1,11 @@
 """The Ray fault scenarios of issue 11, run inside a loopback-only network namespace by
-tests/scale/test_ray_faults.py: `python -m tests.scale.ray_kills FOLDER worker|driver`.
+tests/scale/test_ray_faults.py: `python -m tests.scale.ray_kills FOLDER worker|driver [ADDRESS]`.
 
 It starts the fake LLM server in this process, runs the test recipe once in one process (the
 reference), then runs it on a local Ray with 2 workers and kills, mid-way through the LLM
 stage, either one Ray worker process (Ray retries its task) or the driver (the re-run resumes).
+With ADDRESS the runs join that Ray cluster instead, which outlives the driver: Ray ends the
+dead job's tasks.
 It asserts the same files as the reference, exact ledgers, and at most the requests in flight
 paid twice; it prints `ok` last.
 """
@@ -22,7 +24,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.scale.conftest import make_input, write_recipe
 from tests.scale.test_faults import CONCURRENCY, ENV, check_exactly_once, check_ledgers, same_files
 
-RAY = ["--engine", "ray", "--workers", "2"]
+RAY = ["--engine", "ray", "--workers", "2"] + (["--address", sys.argv[3]] if len(sys.argv) > 3 else [])
 
 
 def ray_tasks() -> list[int]:
@@ -38,8 +40,9 @@ def ray_tasks() -> list[int]:
 
 
 def ray_workers() -> list[int]:
-    """Pids of the Ray processes still alive that could run a task (workers, raylet); Ray's
-    dashboard and runtime-env agents are left out: they run no task, and exit on their own."""
+    """Pids of the Ray processes still alive that could run a task of the run (its workers, and
+    the raylet of a local Ray); Ray's dashboard and runtime-env agents run no task, and exit on
+    their own. A cluster's raylets and idle workers stay, of course: only busy ones count there."""
     out = []
     for entry in Path("/proc").iterdir():
         try:
@@ -48,7 +51,11 @@ def ray_workers() -> list[int]:
             argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
         except OSError:
             continue
-        if (argv0.startswith(b"ray::") and not argv0.endswith(b"Agent")) or argv0.endswith(b"/raylet"):
+        if len(sys.argv) > 3:
+            busy = argv0.startswith(b"ray::_task")
+        else:
+            busy = (argv0.startswith(b"ray::") and not argv0.endswith(b"Agent")) or argv0.endswith(b"/raylet")
+        if busy:
             out.append(int(entry.name))
     return out
 
