@@ -1,17 +1,23 @@
-"""Scale-out: wall time and peak RSS of stages at 1 and 2 local workers (`run --workers N`).
+"""Scale-out: wall time and peak RSS per worker of stages at 1 and 2 workers, processes and Ray.
 
 On a synthetic set (Alpaca instructions and answers with seeded edits, `--records` of them) it
-runs, each in a fresh `instructpipe run` and a fresh run folder:
+runs, each in a fresh `instructpipe run` and a fresh run folder (the ingest shared):
 
-- the curation chain (ingest -> dedup_exact -> dedup_minhash -> filter -> langid), and each
-  per-record CPU op on its own (filter, langid) at 1 and 2 workers;
-- an LLM stage (`respond`) against the local fake server (tests/fake_openai.py, run as its own
-  process) at concurrency 512, in one process and split over 2 workers.
+- the curation chain (dedup_exact -> dedup_minhash -> filter -> langid) in one process, in 2
+  worker processes, and (with `--ray`) as Ray tasks on a local Ray with 2 workers; each op's
+  figures are its stage's within the chain (`--alone` also runs filter and langid on their own);
+- an LLM stage (`respond`) at concurrency 512 against bench/fast_openai.py (its own process, a
+  few tens of microseconds a request, so the client is what is measured), the same three ways.
 
-It prints wall seconds, the peak RSS of the largest process (driver or worker), the speed-up
-and the machine's load average, and checks that both worker counts wrote the same bytes.
+It prints each stage's seconds, the peak RSS of its largest worker (from the shards' stats; the
+driver's for a stage run in one piece), the speed-up against one process, the load average, and
+whether every engine wrote the same bytes (it must).
 
-    python bench/scale.py [--records 1000000] [--llm-records 20000]
+    python bench/scale.py [--records 1000000] [--llm-records 20000] [--ray] [--alone]
+
+Ray binds to the machine's outside address unless it has none: where outside traffic is not
+allowed, run the whole benchmark in a loopback-only network namespace (as root):
+`unshare -n bash -c 'ip link set lo up; RAY_AUTH_MODE=disabled python bench/scale.py --ray'`.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ def recipe(folder: Path, data: Path, stages: list[str], base_url: str = "") -> P
 
 
 def timed_run(args: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and the peak RSS (MB) of the largest process of one `instructpipe` command."""
+    """Wall seconds and the peak RSS (MB) of the largest local process of one `instructpipe` command."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:]); w = time.perf_counter() - t; "
              "print(r.returncode, w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
@@ -95,36 +101,55 @@ def timed_run(args: list[str], env: dict) -> tuple[float, float]:
     return float(out[1]), int(out[2]) / 1024
 
 
-def stage_seconds(run: Path, stage: str) -> float:
-    return json.loads((run / stage / "stats.json").read_text()).get("seconds", 0.0)
+def stage_figures(run: Path, stage: str, driver_rss: float) -> tuple[float, float]:
+    """A stage's seconds and the peak RSS of its largest worker (the driver's when not sharded)."""
+    seconds = json.loads((run / stage / "stats.json").read_text()).get("seconds", 0.0)
+    shards = sorted((run / stage / "shards").glob("[0-9]*/stats.json"))
+    rss = max((json.loads(p.read_text()).get("peak_rss_mb", 0.0) for p in shards), default=driver_rss)
+    return seconds, rss
 
 
-def compare(tmp: Path, label: str, rec: Path, stages: list[str], env: dict, base: Path | None = None) -> None:
-    """One recipe at 1 and 2 workers (the `in` stage shared by both, from `base` when given)."""
+ENGINES = {"1 process": [], "2 processes": ["--workers", "2"], "Ray, 2 workers": ["--engine", "ray", "--workers", "2"]}
+
+
+def compare(tmp: Path, label: str, rec: Path, stages: list[str], env: dict, engines: list[str],
+            base: Path | None = None) -> None:
+    """One recipe on each engine (the `in` stage copied from `base` when given)."""
     rows = {}
-    for workers in (1, 2):
-        run = tmp / f"{label}-{workers}"
+    for engine in engines:
+        run = tmp / f"{label}-{engines.index(engine)}"
         if base is not None:
             shutil.copytree(base, run)
-        wall, rss = timed_run(["run", str(rec), "--out", str(run), "--workers", str(workers)], env)
-        rows[workers] = (wall, rss, {s: stage_seconds(run, s) for s in stages})
+        wall, rss = timed_run(["run", str(rec), "--out", str(run), *ENGINES[engine]], env)
+        rows[engine] = (wall, rss, {s: stage_figures(run, s, rss) for s in stages})
+    one = rows[engines[0]]
     for s in stages:
-        same = all((tmp / f"{label}-1" / s / f).read_bytes() == (tmp / f"{label}-2" / s / f).read_bytes()
-                   for f in ("data.jsonl", "rejected.jsonl"))
-        t1, t2 = rows[1][2][s], rows[2][2][s]
-        print(f"  {label:<14} {s:<8} 1 worker {t1:8.1f}s  2 workers {t2:8.1f}s  speed-up "
-              f"{t1 / t2 if t2 else 0:4.2f}x  same bytes: {same}")
-    print(f"  {label:<14} whole run: 1 worker {rows[1][0]:.1f}s, peak RSS {rows[1][1]:.0f} MB; "
-          f"2 workers {rows[2][0]:.1f}s, peak RSS {rows[2][1]:.0f} MB  (load {os.getloadavg()[0]:.1f})")
+        same = all((tmp / f"{label}-0" / s / f).read_bytes() == (tmp / f"{label}-{k}" / s / f).read_bytes()
+                   for f in ("data.jsonl", "rejected.jsonl") for k in range(1, len(engines)))
+        cells = [f"{e} {rows[e][2][s][0]:7.1f}s {rows[e][2][s][1]:5.0f} MB"
+                 + ("" if e == engines[0] else f" {one[2][s][0] / max(rows[e][2][s][0], 1e-9):4.2f}x")
+                 for e in engines]
+        print(f"  {label:<12} {s:<7} " + " | ".join(cells) + f"  same bytes: {same}")
+    print(f"  {label:<12} whole run: " + " | ".join(f"{e} {rows[e][0]:.1f}s" for e in engines)
+          + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def llm_server(env: dict) -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fast_openai.py")], env=env, text=True,
+                              stdout=subprocess.PIPE)
+    return server, f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--llm-records", type=int, default=20_000)
+    ap.add_argument("--ray", action="store_true", help="also run on a local Ray (see the docstring)")
+    ap.add_argument("--alone", action="store_true", help="also run filter and langid each on its own")
     a = ap.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENAI_API_KEY="sk-bench-0000")
-    print(f"scale bench: {a.records} records, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENAI_API_KEY="sk-bench-0000", RAY_USAGE_STATS_ENABLED="0")
+    engines = list(ENGINES)[:3 if a.ray else 2]
+    print(f"scale bench: {a.records} records, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as t:
         tmp = Path(t)
         data = tmp / "set.jsonl"
@@ -133,17 +158,14 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "pipeline", "run", str(recipe(tmp, data, [])), "--out", str(base)],
                        env=env, check=True, capture_output=True)
         compare(tmp, "chain", recipe(tmp, data, ["exact", "near", "filter", "lang"]),
-                ["exact", "near", "filter", "lang"], env, base)
-        for op in ("filter", "lang"):
-            compare(tmp, op, recipe(tmp, data, [op]), [op], env, base)
+                ["exact", "near", "filter", "lang"], env, engines, base)
+        for op in ("filter", "lang") if a.alone else ():
+            compare(tmp, op, recipe(tmp, data, [op]), [op], env, engines, base)
         llm_data = tmp / "open.jsonl"
         make_set(llm_data, a.llm_records, open_records=True)
-        server = subprocess.Popen([sys.executable, "-m", "tests.fake_openai"], env=env, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        server, url = llm_server(env)
         try:
-            port = int(server.stdout.readline())
-            rec = recipe(tmp, llm_data, ["answer"], f"http://127.0.0.1:{port}/v1")
-            compare(tmp, "respond@512", rec, ["answer"], env)
+            compare(tmp, "respond@512", recipe(tmp, llm_data, ["answer"], url), ["answer"], env, engines)
         finally:
             server.kill()
             server.wait()
