@@ -153,8 +153,9 @@ def screen(ctx: StageContext, records: Iterator[Record], index: NgramIndex, p: D
 
 
 # -- over shards (`run --workers N`, one input): the index is built once, by the driver, into the
-# shards folder; each worker maps it read-only and screens its shard
-INDEX_FILE = "benchmark_index.npz"
+# shards folder as plain .npy arrays; each worker memory-maps them read-only, so a node holds one
+# copy of the index in its page cache however many workers and shards screen against it
+KEYS, OWNER, NAMES = "benchmark_keys.npy", "benchmark_owner.npy", "benchmark_names.json"
 
 
 def build_shared(shards: Path, n: int, p: DecontaminateParams) -> None:
@@ -163,12 +164,18 @@ def build_shared(shards: Path, n: int, p: DecontaminateParams) -> None:
                           "of the inputs")
     sources = [(name, file_texts(path)) for name, path in benchmark_files(Path(p.benchmark))] if p.benchmark else []
     index = build_index(sources, p.ngram)
-    np.savez(shards / INDEX_FILE, keys=index.keys, owner=index.owner, names=np.array(index.names, dtype=str))
+    np.save(shards / KEYS, index.keys)
+    np.save(shards / OWNER, index.owner)
+    (shards / NAMES).write_text(json.dumps(index.names))
+
+
+def shared_index(shards: Path) -> NgramIndex:
+    return NgramIndex(np.load(shards / KEYS, mmap_mode="r"), np.load(shards / OWNER, mmap_mode="r"),
+                      json.loads((shards / NAMES).read_text()))
 
 
 def screen_shard(ctx: StageContext, inp: StageInput, p: DecontaminateParams, offset: int) -> Iterator[Item]:
-    with np.load(ctx.stage_dir.parent / INDEX_FILE) as f:
-        index = NgramIndex(f["keys"], f["owner"], [str(x) for x in f["names"]])
+    index = shared_index(ctx.stage_dir.parent)
     if offset == 0:  # stage-level figures: counted once, by the first shard
         ctx.count("benchmark_ngrams", len(index.keys))
         ctx.count("consumed", 0)

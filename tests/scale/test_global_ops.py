@@ -63,4 +63,4 @@ stages:
     assert "[d] 6 shards of up to 50 records, 2 workers" in proc.stderr
     assert files["1"] == files["2"]
     assert files["2"][2]["rejected"] == 3 and files["2"][2]["benchmark_ngrams"] > 1000
-    assert (tmp_path / "2" / "d" / "shards" / "benchmark_index.npz").exists()
+    assert (tmp_path / "2" / "d" / "shards" / "benchmark_keys.npy").exists()  # built once, memory-mapped by each worker
