@@ -89,16 +89,18 @@ def recipe(folder: Path, data: Path, stages: list[str], base_url: str = "") -> P
     return path
 
 
-def timed_run(args: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and the peak RSS (MB) of the largest local process of one `instructpipe` command."""
+def timed_run(args: list[str], env: dict) -> tuple[float, float, float]:
+    """Wall seconds, the peak RSS (MB) of the largest local process, and the cores it kept busy
+    (CPU seconds / wall seconds: near 1.0 in one process means CPU-bound) of one command."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:]); w = time.perf_counter() - t; "
-             "print(r.returncode, w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+             "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+             "print(r.returncode, w, u.ru_maxrss, u.ru_utime + u.ru_stime)")
     out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "pipeline", *args],
                          env=env, capture_output=True, text=True, check=True).stdout.split()
     if out[0] != "0":
         raise SystemExit(f"instructpipe {' '.join(args)} failed")
-    return float(out[1]), int(out[2]) / 1024
+    return float(out[1]), int(out[2]) / 1024, float(out[3]) / float(out[1])
 
 
 def stage_figures(run: Path, stage: str, driver_rss: float) -> tuple[float, float]:
@@ -120,8 +122,8 @@ def compare(tmp: Path, label: str, rec: Path, stages: list[str], env: dict, engi
         run = tmp / f"{label}-{engines.index(engine)}"
         if base is not None:
             shutil.copytree(base, run)
-        wall, rss = timed_run(["run", str(rec), "--out", str(run), *ENGINES[engine]], env)
-        rows[engine] = (wall, rss, {s: stage_figures(run, s, rss) for s in stages})
+        wall, rss, cores = timed_run(["run", str(rec), "--out", str(run), *ENGINES[engine]], env)
+        rows[engine] = (wall, cores, {s: stage_figures(run, s, rss) for s in stages})
     one = rows[engines[0]]
     for s in stages:
         same = all((tmp / f"{label}-0" / s / f).read_bytes() == (tmp / f"{label}-{k}" / s / f).read_bytes()
@@ -130,7 +132,8 @@ def compare(tmp: Path, label: str, rec: Path, stages: list[str], env: dict, engi
                  + ("" if e == engines[0] else f" {one[2][s][0] / max(rows[e][2][s][0], 1e-9):4.2f}x")
                  for e in engines]
         print(f"  {label:<12} {s:<7} " + " | ".join(cells) + f"  same bytes: {same}")
-    print(f"  {label:<12} whole run: " + " | ".join(f"{e} {rows[e][0]:.1f}s" for e in engines)
+    print(f"  {label:<12} whole run: " + " | ".join(f"{e} {rows[e][0]:.1f}s ({rows[e][1]:.2f} cores busy)"
+                                                    for e in engines)
           + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
