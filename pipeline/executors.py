@@ -17,7 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from pipeline.errors import UserError
 from pipeline.progress import say
-from pipeline.shards import ShardJob, run_shard
+from pipeline.shard_progress import POLL, Watcher, reporter
+from pipeline.shards import ShardJob, run_shard, shard_dir
 
 RESTARTS = 3
 _JOB: ShardJob | None = None  # the job a forked worker inherits (it holds the op's function)
@@ -52,13 +53,15 @@ def _pool_pass(job: ShardJob, todo: list[int], workers: int, advance) -> None:
     for slot in range(workers):
         slots.put(slot)
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(slots, os.getpid()))
+    watcher = Watcher(job.stage_dir, job.plan, advance)
     try:
-        pending = {pool.submit(_run_index, i): job.plan["shards"][i]["records"] for i in todo}
+        pending = {pool.submit(_run_index, i): i for i in todo}
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
             for fut in done:
                 fut.result()  # a shard's error (or a dead worker) stops the stage here
-                advance(pending.pop(fut))
+                watcher.finished(pending.pop(fut))
+            watcher.poll(pending.values())
     except BaseException:
         # a failed shard, Ctrl-C, SIGTERM: stop the other workers now rather than after their
         # shards; what they wrote has no done.json, so a re-run redoes it
@@ -79,7 +82,7 @@ def _worker_init(slots, driver: int) -> None:
 
 
 def _run_index(index: int) -> int:
-    run_shard(_JOB, index, _SLOT)
+    run_shard(_JOB, index, _SLOT, reporter(shard_dir(_JOB.stage_dir, index)))
     return index
 
 

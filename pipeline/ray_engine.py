@@ -14,7 +14,8 @@ import uuid
 from pathlib import Path
 
 from pipeline.errors import ConfigError, UserError
-from pipeline.shards import ShardJob, run_shard
+from pipeline.shard_progress import POLL, Watcher, reporter
+from pipeline.shards import ShardJob, run_shard, shard_dir
 
 RETRIES = 3
 PROBE = ".engine-probe"
@@ -65,7 +66,7 @@ def _write_probe(path: str, token: str) -> str:
 
 
 def _task(job: ShardJob, index: int, slot: int) -> int:
-    run_shard(job, index, slot)
+    run_shard(job, index, slot, reporter(shard_dir(job.stage_dir, index)))
     return index
 
 
@@ -75,16 +76,19 @@ def run_in_ray(job: ShardJob, todo: list[int], workers: int, advance) -> None:
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_task)
     queue, running, free = list(todo), {}, list(range(workers))
     ref_job = ray.put(job)
+    watcher = Watcher(job.stage_dir, job.plan, advance)
     try:
         while queue or running:
             while queue and free:
                 i, slot = queue.pop(0), free.pop(0)
                 running[task.remote(ref_job, i, slot)] = (i, slot)
-            done, _ = ray.wait(list(running), num_returns=1)
-            i, slot = running.pop(done[0])
-            ray.get(done[0])  # a shard's error stops the stage here
-            free.append(slot)
-            advance(job.plan["shards"][i]["records"])
+            done, _ = ray.wait(list(running), num_returns=1, timeout=POLL)
+            if done:
+                i, slot = running.pop(done[0])
+                ray.get(done[0])  # a shard's error stops the stage here
+                free.append(slot)
+                watcher.finished(i)
+            watcher.poll(i for i, _ in running.values())
     except BaseException:
         for ref in running:
             ray.cancel(ref, force=True)
