@@ -17,7 +17,7 @@ whether every engine wrote the same bytes (it must).
 
 Ray binds to the machine's outside address unless it has none: where outside traffic is not
 allowed, run the whole benchmark in a loopback-only network namespace (as root):
-`unshare -n bash -c 'ip link set lo up; RAY_AUTH_MODE=disabled python bench/scale.py --ray'`.
+`unshare -n -p -f --mount-proc bash -c 'ip link set lo up; RAY_AUTH_MODE=disabled python bench/scale.py --ray'`.
 """
 
 from __future__ import annotations

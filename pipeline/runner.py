@@ -92,11 +92,20 @@ class Runner:
         except OSError as e:  # a full disk, a read-only folder: one line, not a traceback
             raise RunFolderError(os_problem(e)) from None
 
+    def join_engine(self, plan: list[Stage], forced: set[str]) -> None:
+        """On Ray, join the cluster and check every node sees the run folder before any stage runs."""
+        todo = [st for st in plan if st.id in forced or not self.rd.is_done(st.id, self.fps[st.id])]
+        if todo and self.recipe.engine.get("kind") == "ray":
+            from pipeline.ray_engine import connect
+
+            connect(self.recipe.engine.get("address"), self.rd.root)
+
     def run_plan(self, plan: list[Stage], forced: set[str]) -> dict:
         self.rd.lock()
         try:
             self.write_manifest()
             preflight(self, plan, forced)
+            self.join_engine(plan, forced)
             outcome = {}
             for st in plan:
                 if self.rd.is_done(st.id, self.fps[st.id]) and st.id not in forced:
