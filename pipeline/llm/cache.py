@@ -72,12 +72,20 @@ class ResponseCache:
         """`(response text, cost)` of an answered request, or None. `also`: the request's keys under
         a fleet's other servers; an answer stored under any of them, or aliased to one, will do
         (the newest, should there be several)."""
-        keys = (key, *also)
-        marks = ",".join("?" * len(keys))
-        row = self.conn.execute(
-            f"SELECT response, cost FROM responses WHERE created >= ? AND (key IN ({marks}) OR key IN "
-            f"(SELECT key FROM aliases WHERE alias IN ({marks}))) ORDER BY created DESC LIMIT 1",
-            (self.refresh_since or 0.0, *keys, *keys)).fetchone()
+        since = self.refresh_since or 0.0
+        if also:
+            keys = (key, *also)
+            marks = ",".join("?" * len(keys))
+            row = self.conn.execute(f"SELECT response, cost FROM responses WHERE key IN ({marks}) AND created >= ? "
+                                    "ORDER BY created DESC LIMIT 1", (*keys, since)).fetchone()
+        else:
+            keys, marks = (key,), "?"
+            row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ? AND created >= ?",
+                                    (key, since)).fetchone()
+        if row is None:  # a second query, not a join: a hit (the common case) costs one lookup
+            row = self.conn.execute(
+                f"SELECT response, cost FROM responses WHERE key IN (SELECT key FROM aliases WHERE alias IN "
+                f"({marks})) AND created >= ? ORDER BY created DESC LIMIT 1", (*keys, since)).fetchone()
         return (row[0], row[1]) if row else None
 
     def put(self, key: str, stage: str, request: str, response: str, tokens_in: int, tokens_out: int,
@@ -89,6 +97,8 @@ class ResponseCache:
                 (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
             if aliases:
                 self.conn.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", [(a, key) for a in aliases])
+                if self.refresh_since:  # re-sampled: older answers under the other servers' keys are stale
+                    self.conn.executemany("DELETE FROM responses WHERE key = ?", [(a,) for a in aliases])
         except sqlite3.Error as e:
             raise LLMError(f"{self.path}: cannot store a response ({e}); free space and run the "
                            "same command again to resume") from None

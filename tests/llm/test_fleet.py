@@ -20,7 +20,7 @@ from pipeline.llm.client import StageClient
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import Request
 from tests.conftest import cli
-from tests.fake_openai import FakeOpenAI, echo, error
+from tests.fake_openai import FakeOpenAI, echo, error, ok
 from tests.llm.conftest import CANARY_KEY, check_ledger, run_recipe, stats, write_recipe
 from tests.llm.test_api_faults import FakeClock
 from tests.llm.test_endpoint_checks import closed_port_url
@@ -162,6 +162,7 @@ def test_when_every_server_is_down_the_run_stops_at_once_naming_them(tmp_path):
     assert proc.returncode == 1 and time.monotonic() - started < 20
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, proc.stderr
+    assert "before the run: none of the servers" in errors[0] and "cannot connect to" in errors[0], errors[0]
     assert all(url in errors[0] for url in urls), errors[0]
     assert not (out / "in1" / "done.json").exists(), "the upstream stage ran before the check"
 
@@ -293,3 +294,19 @@ def test_a_server_comes_back_after_its_cool_down_one_request_at_a_time():
     assert not a.probation and a.outs == 0
     rate_limited = Verdict(RETRY, "rate_limited", "HTTP 429")
     assert not fleet.failed(b, rate_limited) and b.back_at == 0.0, "a 429 is not the server's fault"
+
+
+def test_answers_re_sampled_by_a_fleet_replace_those_of_its_servers(tmp_path, servers):
+    a, b = servers(2)
+    served = iter(range(10**6))
+    for server in (a, b):
+        server.reply_fn = lambda call: ok(f"answer {next(served)}")(call)
+    out = tmp_path / "run"
+    run_recipe(fleet_recipe(tmp_path, b.base_url, n=30), out)
+    alone = (out / "respond" / "data.jsonl").read_bytes()
+    run_recipe(fleet_recipe(tmp_path, [a.base_url, b.base_url], n=30), out, no_cache=("respond",))
+    resampled = (out / "respond" / "data.jsonl").read_bytes()
+    assert a.completions + b.completions == 60 and resampled != alone
+    run_recipe(fleet_recipe(tmp_path, b.base_url, n=30), out, force=("respond",))
+    assert a.completions + b.completions == 60
+    assert (out / "respond" / "data.jsonl").read_bytes() == resampled
