@@ -57,6 +57,7 @@ class OnlineTransport:
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_url = urls[0]
         self.fleet = Fleet(stage_id, urls)
+        self._tls = None  # one CA load for every lane of every server (each load costs ~20 ms)
         self.sleep = sleep or asyncio.sleep
         self.limiter = RateLimiter(settings.rpm, settings.tpm, self.sleep)
         self._retrying = AsyncRetrying(
@@ -85,8 +86,8 @@ class OnlineTransport:
             timeout = httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
             n = self.settings.concurrency
             count = -(-n // LANE_SIZE)
-            if not hasattr(self, "_tls"):
-                self._tls = httpx2.create_ssl_context()  # one CA load for every lane (each costs ~20 ms)
+            if self._tls is None:
+                self._tls = httpx2.create_ssl_context()
             for i in range(count):
                 size = n // count + (1 if i < n % count else 0)
                 http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size,
@@ -107,9 +108,10 @@ class OnlineTransport:
     async def _once(self, prep: Prepared) -> tuple[str, dict]:
         """One attempt of the retry policy: a server, and when it is to blame, each other live one."""
         tried: list[Server] = []
+        failure: Retryable | None = None
         while True:
             server = self.fleet.pick(tried)
-            if server is None:
+            if server is None and failure is not None:
                 raise failure
             tried.append(server)
             try:
