@@ -70,7 +70,8 @@ def stage_fingerprint(stage, upstream: list[str], run_dir: Path | None = None) -
     prompts = {name: load_prompt(name).sha256 for name in stage.op.prompt_names(stage.params)}
     llm = None
     if stage.llm is not None:
-        llm = {k: v for k, v in stage.llm.model_dump(mode="json").items() if k not in LLM_TRANSPORT}
+        llm = {k: v for k, v in stage.llm.model_dump(mode="json").items() if k not in LLM_TRANSPORT
+               and not (k == "base_url" and isinstance(v, list))}  # a fleet's servers: like concurrency
     doc = {"op": stage.op.name, "version": stage.op.version, "params": params, "files": files,
            "prompts": prompts, "llm": llm, "inputs": upstream}
     if stage.tokenizer and shapes_output(stage):  # token bounds: the tokenizer's content decides what is kept

@@ -15,6 +15,8 @@ from pipeline.errors import LLMError
 
 CACHE_DIR, CACHE_FILE = "cache", "llm.sqlite"
 
+# `aliases`: the keys a fleet's answer has under its other servers (see fleet.py), so a later run
+# naming any one of them finds it; they cost nothing and do not count as spend.
 # `spend` keeps the run's paid requests and cost up to date on every insert (a trigger), so the
 # processes of a `--workers` run read the shared spend in one row, not by counting the table.
 _SCHEMA = """
@@ -26,6 +28,7 @@ CREATE TABLE IF NOT EXISTS responses (
 CREATE TABLE IF NOT EXISTS spend (id INTEGER PRIMARY KEY CHECK (id = 0), requests INTEGER NOT NULL,
                                   cost REAL NOT NULL);
 INSERT OR IGNORE INTO spend SELECT 0, count(*), total(cost) FROM responses;
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, key TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS spend_add AFTER INSERT ON responses BEGIN
     UPDATE spend SET requests = requests + 1, cost = cost + NEW.cost WHERE id = 0;
 END;
@@ -65,19 +68,37 @@ class ResponseCache:
             count, cost = self.conn.execute("SELECT requests, cost FROM spend").fetchone()
             self.spent_requests, self.spent_cost = int(count), float(cost)
 
-    def get(self, key: str) -> tuple[str, float] | None:
-        """`(response text, cost)` of an answered request, or None."""
-        row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ? AND created >= ?",
-                                (key, self.refresh_since or 0.0)).fetchone()
+    def get(self, key: str, also: tuple[str, ...] = ()) -> tuple[str, float] | None:
+        """`(response text, cost)` of an answered request, or None. `also`: the request's keys under
+        a fleet's other servers; an answer stored under any of them, or aliased to one, will do
+        (the newest, should there be several)."""
+        since = self.refresh_since or 0.0
+        if also:
+            keys = (key, *also)
+            marks = ",".join("?" * len(keys))
+            row = self.conn.execute(f"SELECT response, cost FROM responses WHERE key IN ({marks}) AND created >= ? "
+                                    "ORDER BY created DESC LIMIT 1", (*keys, since)).fetchone()
+        else:
+            keys, marks = (key,), "?"
+            row = self.conn.execute("SELECT response, cost FROM responses WHERE key = ? AND created >= ?",
+                                    (key, since)).fetchone()
+        if row is None:  # a second query, not a join: a hit (the common case) costs one lookup
+            row = self.conn.execute(
+                f"SELECT response, cost FROM responses WHERE key IN (SELECT key FROM aliases WHERE alias IN "
+                f"({marks})) AND created >= ? ORDER BY created DESC LIMIT 1", (*keys, since)).fetchone()
         return (row[0], row[1]) if row else None
 
     def put(self, key: str, stage: str, request: str, response: str, tokens_in: int, tokens_out: int,
-            cost: float) -> None:
+            cost: float, aliases: tuple[str, ...] = ()) -> None:
         try:
             cur = self.conn.execute(
                 f"INSERT OR {'REPLACE' if self.refresh_since else 'IGNORE'} INTO responses "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, stage, request, response, tokens_in, tokens_out, cost, time.time()))
+            if aliases:
+                self.conn.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", [(a, key) for a in aliases])
+                if self.refresh_since:  # re-sampled: older answers under the other servers' keys are stale
+                    self.conn.executemany("DELETE FROM responses WHERE key = ?", [(a,) for a in aliases])
         except sqlite3.Error as e:
             raise LLMError(f"{self.path}: cannot store a response ({e}); free space and run the "
                            "same command again to resume") from None

@@ -1,6 +1,7 @@
 """Requests made concrete: the API body of a `Request` under a stage's settings, and its cache key.
 
-The key hashes the endpoint (base URL without credentials, path), the body (model, messages
+The key hashes the endpoint (base URL without credentials, path; a fleet's first server by
+sorted URL, with the keys under its other servers as aliases: see fleet.py), the body (model, messages
 or prompt, sampling parameters, response format), the sample index and key-only parameters
 (names starting with `_`, e.g. `_reask`); never the API key, concurrency or output paths.
 """
@@ -61,9 +62,26 @@ def prepare(request: Request, settings: LLMSettings, model: str, endpoint: str) 
     """Body and key of `request`; `endpoint` is the public base URL (no credentials)."""
     path, body, key_only = request_body(request, settings, model)
     doc = {"endpoint": endpoint + path, "body": body, "sample": request.sample, "key_params": key_only}
-    canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    key = hashlib.sha256(canon.encode("utf-8")).hexdigest()[:32]
-    return Prepared(key, path, body, canon, request, estimate_tokens(body))
+    canon = canonical_json(doc)
+    return Prepared(digest(canon), path, body, canon, request, estimate_tokens(body))
+
+
+def canonical_json(doc: dict) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def digest(canon: str) -> str:
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:32]
+
+
+def keys_elsewhere(prep: Prepared, others: list[str]) -> tuple[str, ...]:
+    """The keys `prep` has under each of `others` instead of its endpoint (a fleet's other servers)."""
+    doc = json.loads(prep.canon)
+    out = []
+    for other in others:
+        doc["endpoint"] = other + prep.path
+        out.append(digest(canonical_json(doc)))
+    return tuple(out)
 
 
 def estimate_tokens(body: dict) -> int:

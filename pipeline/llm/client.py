@@ -20,10 +20,11 @@ from pydantic import ValidationError
 from pipeline.errors import BudgetError, ConfigError, LLMError
 from pipeline.llm.accounting import Accountant
 from pipeline.llm.cache import ResponseCache
-from pipeline.llm.canonical import Prepared, prepare
+from pipeline.llm.canonical import Prepared, keys_elsewhere, prepare
+from pipeline.llm.fleet import cache_endpoints, check_servers, server_urls
 from pipeline.llm.replies import error_reply, to_reply
 from pipeline.llm.retry import RequestFailed, RequestRejected
-from pipeline.llm.secrets import public_url, redact, redact_known, resolve_base_url
+from pipeline.llm.secrets import redact, redact_known
 from pipeline.llm.settings import LLMSettings
 from pipeline.llm.types import AsyncAsk, Reply, Request
 
@@ -60,13 +61,16 @@ class Finished:
 
 
 class StageClient:
-    def __init__(self, stage_id: str, settings: LLMSettings, base_url: str, run_dir: Path,
+    def __init__(self, stage_id: str, settings: LLMSettings, base_url: str | list[str], run_dir: Path,
                  counters: Counter, *, sleep: Callable[[float], Awaitable[None]] | None = None):
         self.stage_id, self.settings, self.counters = stage_id, settings, counters
         self.run_dir = Path(run_dir)
         self.siblings: list[StageClient] = []
         self.model = settings.model or ""
-        self.base_url, self.endpoint = base_url, public_url(base_url)
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = urls[0]
+        # a fleet's answers are keyed by its first server in sorted order, found under any of them
+        self.endpoint, *self.other_endpoints = cache_endpoints(urls)
         self.cache = ResponseCache(run_dir)
         self.account = Accountant(counters, settings, self.cache)
         self.loop = asyncio.new_event_loop()
@@ -82,14 +86,18 @@ class StageClient:
         else:
             from pipeline.llm.transport import OnlineTransport
 
-            self.transport = OnlineTransport(stage_id, settings, base_url, counters, sleep=sleep)
+            self.transport = OnlineTransport(stage_id, settings, urls, counters, sleep=sleep)
 
     # -- one request --------------------------------------------------------------------------
     def prepare(self, request: Request) -> Prepared:
         return prepare(request, self.settings, self.model, self.endpoint)
 
+    def elsewhere(self, prep: Prepared) -> tuple[str, ...]:
+        """The request's keys under the fleet's other servers (none with one server)."""
+        return keys_elsewhere(prep, self.other_endpoints) if self.other_endpoints else ()
+
     def from_cache(self, prep: Prepared) -> Reply | None:
-        hit = self.cache.get(prep.key)
+        hit = self.cache.get(prep.key, self.elsewhere(prep))
         if hit is None:
             return None
         reply = to_reply(prep.request, json.loads(hit[0]), cached=True)
@@ -103,7 +111,8 @@ class StageClient:
             text, obj = clean, json.loads(clean)
         reply = to_reply(prep.request, obj, cached=False)
         cost = self.account.price(reply.tokens_in, reply.tokens_out)
-        self.cache.put(prep.key, self.stage_id, prep.canon, text, reply.tokens_in, reply.tokens_out, cost)
+        self.cache.put(prep.key, self.stage_id, prep.canon, text, reply.tokens_in, reply.tokens_out, cost,
+                       self.elsewhere(prep))
         self.account.used(reply, cost)
         return reply
 
@@ -230,8 +239,8 @@ class StageClient:
     def sibling(self, settings: LLMSettings) -> "StageClient":
         """A client for another model or endpoint within this stage (e.g. a user simulator): its
         own key, pool and limits; this stage's event loop, cache and counters; closed with this one."""
-        other = StageClient(self.stage_id, settings, resolve_base_url(settings.base_url), self.run_dir,
-                            self.counters)
+        check_servers(f"stage {self.stage_id}", settings)
+        other = StageClient(self.stage_id, settings, server_urls(settings.base_url), self.run_dir, self.counters)
         other.loop.close()
         other.loop = self.loop
         other.cache.refresh_since = self.cache.refresh_since
@@ -277,6 +286,7 @@ def stage_settings(stage: Any, overrides: dict | None) -> LLMSettings:
             settings = LLMSettings(**{**settings.model_dump(), **overrides})
         except ValidationError as e:
             raise ConfigError(f"stage {stage.id}: bad LLM option: {e.errors()[0]['msg']}") from None
+    check_servers(f"stage {stage.id}", settings)
     if not settings.model:
         raise ConfigError(f"stage {stage.id}: no model: set `model` in the recipe's llm block "
                           "(or the stage's) or pass --model")
@@ -287,7 +297,7 @@ def client_for_stage(stage: Any, ctx: Any, overrides: dict | None = None, *,
                      sleep: Callable[[float], Awaitable[None]] | None = None) -> StageClient:
     """The `ctx.llm` the runner gives an LLM stage."""
     settings = stage_settings(stage, overrides)
-    client = StageClient(stage.id, settings, resolve_base_url(settings.base_url), ctx.run_dir,
-                         ctx.counters, sleep=sleep)
+    client = StageClient(stage.id, settings, server_urls(settings.base_url), ctx.run_dir, ctx.counters,
+                         sleep=sleep)
     client.cache.refresh_since = ctx.extra.get("cache_refresh_since")  # `run --no-cache ID`
     return client

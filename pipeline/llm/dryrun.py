@@ -23,7 +23,7 @@ from pipeline.jsonl import JsonlAppender, atomic_write_json, atomic_write_text
 from pipeline.llm.canonical import Prepared, prepare
 from pipeline.llm.client import stage_settings
 from pipeline.llm.pricing import prices
-from pipeline.llm.secrets import public_url, resolve_base_url
+from pipeline.llm.fleet import cache_endpoints, server_urls
 from pipeline.llm.stage_estimate import whole_stage
 from pipeline.ops.base import StageContext, StageInput
 from pipeline.progress import say
@@ -182,7 +182,8 @@ class DryRun:
         missing = [sid for sid, i in zip(st.inputs, inputs) if i is None]
         if missing:
             return {"rendered": False, "why": f"its input {missing[0]!r} comes from an LLM stage or could not run"}
-        llm = DryRunLLM(settings, public_url(resolve_base_url(settings.base_url)))
+        servers = cache_endpoints(server_urls(settings.base_url))
+        llm = DryRunLLM(settings, servers[0])
         ctx = StageContext(st.id, st.op.name, self.out, self.out, counters=Counter(),
                            recipe_dir=self.runner.recipe.folder, llm=llm)
         try:
@@ -192,7 +193,7 @@ class DryRun:
             pass
         with tokens.using(st.tokenizer):
             counted = estimate(llm.requests, settings, st.op.name, st.params)
-        entry = {"rendered": True, **counted, "samples": str(self.out / f"{st.id}.md")}
+        entry = {"rendered": True, **counted, "servers": servers, "samples": str(self.out / f"{st.id}.md")}
         atomic_write_text(self.out / f"{st.id}.md", estimate_text(entry) + samples_text(st.id, llm.requests))
         return entry
 
@@ -239,7 +240,9 @@ def report(stage_id: str, entry: dict) -> None:
     approx = "" if stage["count_exact"] else "~"
     price = f"prices {entry['price_source']}" if entry["price_source"] != "unknown" else \
         f"no price known for {entry['model']}: set price_in/price_out"
-    say(f"[{stage_id}] dry run: {entry['requests']} requests rendered (first round) to {entry['model']}; "
+    servers = entry.get("servers") or []
+    where = f" at {servers[0]}" if len(servers) == 1 else f" spread over {len(servers)} servers ({', '.join(servers)})"
+    say(f"[{stage_id}] dry run: {entry['requests']} requests rendered (first round) to {entry['model']}{where}; "
         f"whole stage, estimated: {approx}{stage['requests_est']} requests ({stage['basis']}), "
         f"~{stage['tokens_in_est']} input and ~{stage['tokens_out_est']} output tokens "
         f"({entry['tokens_out_basis']}), ~${stage['cost_usd_est']:.4f} ({price}); samples: {entry['samples']}")

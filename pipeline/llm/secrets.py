@@ -101,7 +101,7 @@ def sdk_url(url: str) -> str:
     if clean != url.rstrip("/") and clean not in _warned:
         _warned.add(clean)
         log.warning("credentials in the base URL %s are not sent; the key from the api_key_env "
-                    "variable goes as a bearer token", redact(url))
+                    "variable goes in the Authorization header", redact(url))
     return clean
 
 

@@ -14,7 +14,9 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = None
-    base_url: str | None = Field(None, description="default: $OPENAI_BASE_URL, else OpenAI")
+    base_url: str | tuple[str, ...] | None = Field(
+        None, description="default: $OPENAI_BASE_URL, else OpenAI; a list spreads requests over several "
+                          "servers (a fleet: see pipeline/llm/fleet.py)")
     api_key_env: str = "OPENAI_API_KEY"
     mode: Literal["online", "batch"] = "online"
     endpoint: Literal["chat", "completions"] = "chat"

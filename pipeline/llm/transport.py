@@ -1,4 +1,4 @@
-"""Online transport: one pooled `AsyncOpenAI` client per stage, rate limits and tenacity retries.
+"""Online transport: pooled `AsyncOpenAI` clients per server of a stage, rate limits and tenacity retries.
 
 The HTTP pool is sized to the concurrency (the SDK's default keeps only 100 connections
 alive), the SDK's own retries are off so attempts never multiply, and responses are read raw
@@ -19,6 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from pipeline.errors import LLMError
 from pipeline.llm.canonical import Prepared
+from pipeline.llm.fleet import SERVER_FAULTS, Fleet, Server
 from pipeline.llm.ratelimit import RateLimiter
 from pipeline.llm.replies import decode_response
 from pipeline.llm.retry import (FATAL, GIVEUP, REJECT, RequestFailed, RequestRejected, Retryable, backoff,
@@ -44,18 +45,21 @@ def fatal_message(code: str, message: str, settings: LLMSettings, base_url: str)
 
 
 class OnlineTransport:
-    """Sends prepared requests; returns `(body text, decoded body)` or raises a retry outcome."""
+    """Sends prepared requests; returns `(body text, decoded body)` or raises a retry outcome.
+
+    `base_url` may name several servers (a fleet): each attempt goes where `Fleet.pick` says."""
 
     bounded = True
 
-    def __init__(self, stage_id: str, settings: LLMSettings, base_url: str, counters: Counter,
+    def __init__(self, stage_id: str, settings: LLMSettings, base_url: str | list[str], counters: Counter,
                  sleep: Sleep | None = None):
-        self.stage_id, self.settings, self.base_url, self.counters = stage_id, settings, base_url, counters
+        self.stage_id, self.settings, self.counters = stage_id, settings, counters
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = urls[0]
+        self.fleet = Fleet(stage_id, urls)
+        self._tls = None  # one CA load for every lane of every server (each load costs ~20 ms)
         self.sleep = sleep or asyncio.sleep
         self.limiter = RateLimiter(settings.rpm, settings.tpm, self.sleep)
-        self._lanes: list[openai.AsyncOpenAI] = []
-        self._load: list[int] = []
-        self.refused = 0
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_retries + 1), retry=retry_if_exception_type(Retryable),
             wait=self._wait, sleep=self.sleep, before_sleep=self._before_sleep, reraise=True)
@@ -68,27 +72,30 @@ class OnlineTransport:
     def poke(self) -> None:
         """Nothing to do when a task ends (batch mode flushes rounds here)."""
 
-    def lanes(self) -> list[openai.AsyncOpenAI]:
-        """SDK clients, each with its own small HTTP pool.
+    def lanes(self, server: Server | None = None) -> list[openai.AsyncOpenAI]:
+        """A server's SDK clients (the first server's by default), each with its own small HTTP pool.
 
         httpcore scans (and polls) every pooled connection whenever a request starts or ends, so
-        one pool of N connections costs O(N) per request; lanes of LANE_SIZE keep it flat.
+        one pool of N connections costs O(N) per request; lanes of LANE_SIZE keep it flat. Each
+        server gets the stage's whole concurrency: when the others are out, it carries it all.
         """
-        if not self._lanes:
+        server = server or self.fleet.servers[0]
+        if not server.lanes:
             install_log_filter()
-            key = api_key(self.settings.api_key_env, self.base_url)
+            key = api_key(self.settings.api_key_env, server.url)
             timeout = httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
             n = self.settings.concurrency
             count = -(-n // LANE_SIZE)
-            tls = httpx2.create_ssl_context()  # one CA load for every lane (each costs ~20 ms)
+            if self._tls is None:
+                self._tls = httpx2.create_ssl_context()
             for i in range(count):
                 size = n // count + (1 if i < n % count else 0)
                 http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size,
-                                                               keepalive_expiry=60), timeout=timeout, verify=tls)
-                self._lanes.append(openai.AsyncOpenAI(api_key=key, base_url=sdk_url(self.base_url), max_retries=0,
-                                                      timeout=timeout, http_client=http))
-            self._load = [0] * count
-        return self._lanes
+                                                               keepalive_expiry=60), timeout=timeout, verify=self._tls)
+                server.lanes.append(openai.AsyncOpenAI(api_key=key, base_url=sdk_url(server.url), max_retries=0,
+                                                       timeout=timeout, http_client=http))
+            server.load = [0] * count
+        return server.lanes
 
     async def send(self, prep: Prepared) -> tuple[str, dict]:
         await self.limiter.acquire(prep.estimate)
@@ -99,13 +106,30 @@ class OnlineTransport:
                                                 f"attempts: {e.verdict.message}") from None
 
     async def _once(self, prep: Prepared) -> tuple[str, dict]:
-        lanes, load = self.lanes(), self._load
+        """One attempt of the retry policy: a server, and when it is to blame, each other live one."""
+        tried: list[Server] = []
+        failure: Retryable | None = None
+        while True:
+            server = self.fleet.pick(tried)
+            if server is None and failure is not None:
+                raise failure
+            tried.append(server)
+            try:
+                return await self._attempt(server, prep)
+            except Retryable as e:
+                if e.verdict.code not in SERVER_FAULTS:
+                    raise
+                failure = e
+
+    async def _attempt(self, server: Server, prep: Prepared) -> tuple[str, dict]:
+        lanes, load = self.lanes(server), server.load
         lane = min(range(len(lanes)), key=load.__getitem__)
         load[lane] += 1
+        server.inflight += 1
         try:
             resp = await lanes[lane].post(prep.path, body=prep.body, cast_to=httpx2.Response,
                                           options={"headers": {"X-Client-Request-Id": prep.key}})
-            self.refused = 0
+            self.fleet.answered(server)
             self.limiter.observe(resp.headers)
             text = resp.text
             return text, decode_response(text)
@@ -113,6 +137,7 @@ class OnlineTransport:
             raise
         except Exception as e:  # every failure is classified; unknown kinds re-raise
             verdict = classify(e)
+            self.fleet.failed(server, verdict)
             self.check_refused(verdict)
             response = getattr(e, "response", None)
             headers = response.headers if response is not None else {}
@@ -121,8 +146,7 @@ class OnlineTransport:
                 if reset and verdict.retry_after is None and verdict.code == "rate_limited":
                     self.limiter.pause(min(reset, self.settings.max_wait))
             if verdict.action == FATAL:
-                raise LLMError(fatal_message(verdict.code, verdict.message, self.settings,
-                                             self.base_url)) from None
+                raise LLMError(fatal_message(verdict.code, verdict.message, self.settings, server.url)) from None
             if verdict.action == REJECT:
                 raise RequestRejected(verdict) from None
             if verdict.action == GIVEUP:
@@ -130,15 +154,18 @@ class OnlineTransport:
             raise Retryable(verdict, headers.get("x-request-id") if headers else None) from None
         finally:
             load[lane] -= 1
+            server.inflight -= 1
 
     def check_refused(self, verdict) -> None:
-        """Stop the stage once connections are refused again and again: retrying cannot help
-        while nothing listens, and each retry would print a line."""
-        self.refused = self.refused + 1 if verdict.refused else 0
-        if self.refused >= REFUSED_IN_A_ROW:
-            raise LLMError(f"[{self.stage_id}] cannot connect to {public_url(self.base_url)}: connection "
-                           f"refused {self.refused} times in a row ({verdict.message}); start the server "
-                           "(or fix base_url) and run the same command again to resume")
+        """Stop the stage once every server refuses connections again and again: retrying cannot
+        help while nothing listens, and each retry would print a line."""
+        refused = self.fleet.refused_in_a_row()
+        if verdict.refused and refused >= REFUSED_IN_A_ROW:
+            servers = "the server" if len(self.fleet.servers) == 1 else "the servers"
+            each = "" if len(self.fleet.servers) == 1 else " by each"
+            raise LLMError(f"[{self.stage_id}] cannot connect to {self.fleet.names}: connection refused "
+                           f"{refused} times in a row{each} ({verdict.message}); start {servers} (or fix "
+                           "base_url) and run the same command again to resume")
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
@@ -154,6 +181,7 @@ class OnlineTransport:
                                  f"{state.attempt_number} of {self.settings.max_retries} in {wait:.1f} s"))
 
     async def aclose(self) -> None:
-        lanes, self._lanes = self._lanes, []
-        for client in lanes:
-            await client.close()
+        for server in self.fleet.servers:
+            lanes, server.lanes = server.lanes, []
+            for client in lanes:
+                await client.close()
