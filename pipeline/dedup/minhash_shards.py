@@ -102,7 +102,6 @@ def reduce_shards(shards: Path, n: int, p) -> None:
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
     valid = np.concatenate(lens) > 0
     keys = np.concatenate([np.load(f / KEYS) for f in folders])
-    columns = [np.load(f / BANDS, mmap_mode="r") for f in folders]
     nb, rows = mh.lsh_params(p.threshold, p.num_perm)
     counters = {f"lsh_bands_{nb}_rows_{rows}": 1}
 
@@ -110,7 +109,7 @@ def reduce_shards(shards: Path, n: int, p) -> None:
         counters[name] = counters.get(name, 0) + k
 
     check = ShingleSets(folders, starts, lens, p.threshold) if p.verify else None
-    kept, size = merge_bands(_edges(columns, nb, valid), valid, keys, check, count)
+    kept, size = merge_bands(_edges(folders, nb, valid), valid, keys, check, count)
     np.save(shards / KEPT, kept)
     np.save(shards / SIZES, size)
     names = np.unique(kept[kept != np.arange(len(kept))])
@@ -118,11 +117,22 @@ def reduce_shards(shards: Path, n: int, p) -> None:
     atomic_write_json(shards / COUNTERS, counters)
 
 
-def _edges(columns: list[np.ndarray], nb: int, valid: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def band_column(path: Path, band: int) -> np.ndarray:
+    """Row `band` of a shard's band-major `.npy`, read (not memory-mapped: mapped pages of every
+    band would stay in the driver's resident memory)."""
+    with open(path, "rb") as fh:
+        fmt = np.lib.format
+        header = fmt.read_array_header_1_0 if fmt.read_magic(fh) == (1, 0) else fmt.read_array_header_2_0
+        (_, m), _, dtype = header(fh)
+        fh.seek(band * m * dtype.itemsize, 1)
+        return np.fromfile(fh, dtype=dtype, count=m)
+
+
+def _edges(folders: list[Path], nb: int, valid: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each band's bucket pairs, in band order; the next band is gathered and sorted in a thread
     while the caller merges this one (numpy sorts without holding the GIL)."""
     def edges(i: int) -> tuple[np.ndarray, np.ndarray]:
-        return mh.bucket_edges(np.concatenate([c[i] for c in columns]), valid)
+        return mh.bucket_edges(np.concatenate([band_column(f / BANDS, i) for f in folders]), valid)
 
     with ThreadPoolExecutor(1) as pool:
         ahead = pool.submit(edges, 0) if nb else None
