@@ -8,7 +8,9 @@ shingle hashes in a spill file) and drops pairs under the threshold. Connected c
 are the clusters; the keep policy picks one record per cluster and the others are rejected
 as `near_duplicate` with `duplicate_of` naming the kept record. Records with no shingles
 (no words) are never duplicates here. Shingling and hashing run in `workers` processes for
-inputs of 20,000 records or more; the result does not depend on them.
+inputs of 20,000 records or more; the result does not depend on them. Under `run --workers N`
+or `--engine ray` (one input) the stage runs as shards instead, with the same result
+(pipeline/dedup/minhash_shards.py); each shard hashes in its own worker and `workers` is unused.
 """
 
 from __future__ import annotations
