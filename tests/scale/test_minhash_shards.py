@@ -126,3 +126,18 @@ def test_a_map_interrupted_on_one_shard_redoes_only_that_shard(tmp_path):
     redone = {p for p, t in mapped.items() if p.stat().st_mtime_ns != t}
     assert redone and all(p.parent.name == "00002" for p in redone)
     assert files(out) == want
+
+
+def test_an_apply_redone_on_shard_0_counts_the_clusters_once(tmp_path):
+    """Shard 0 carries the reduce's counters into the stage's: redoing it must not add them twice."""
+    recipe = write_recipe(tmp_path, make_records(tmp_path / "in.jsonl", "zh"), "zh", "first", True)
+    out = tmp_path / "run"
+    cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
+    want = files(out)
+    stage = out / "near"
+    for name in ("done.json", "data.jsonl", "rejected.jsonl", "stats.json", "shards/00000/done.json",
+                 "shards/00004/done.json"):
+        (stage / name).unlink()
+    proc = cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
+    assert "[near] resuming: 4 of 6 shards are done" in proc.stderr
+    assert files(out) == want
