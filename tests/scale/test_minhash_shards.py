@@ -108,36 +108,37 @@ def test_dedup_minhash_on_workers_writes_what_one_process_writes(tmp_path, lang,
     check_the_input_tests_what_it_should(tmp_path / "w2")
 
 
-def test_a_map_interrupted_on_one_shard_redoes_only_that_shard(tmp_path):
-    recipe = write_recipe(tmp_path, make_records(tmp_path / "in.jsonl", "en"), "en", "longest", True)
+STAGE_FILES = ["done.json", "data.jsonl", "rejected.jsonl", "stats.json"]
+
+
+def rerun_after_losing(tmp_path: Path, lang: str, keep: str, verify: bool, lost: list[str], before=lambda stage: None):
+    """Run with 2 workers, delete the stage files matching `lost` (what a kill at some point
+    leaves), run again: the same files. Returns the second run and `before(stage)` of the gap."""
+    recipe = write_recipe(tmp_path, make_records(tmp_path / "in.jsonl", lang), lang, keep, verify)
     out = tmp_path / "run"
     cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
     want = files(out)
-    stage = out / "near"
-    # what a driver killed in the map phase leaves: shard 2 mapped in part, no decisions, no output
-    for name in ("done.json", "data.jsonl", "rejected.jsonl", "stats.json", "shards/reduce.json"):
-        (stage / name).unlink()
-    for done in stage.glob("shards/*/done.json"):
-        done.unlink()
-    (stage / "shards" / "00002" / "map.json").unlink()
-    mapped = {p: p.stat().st_mtime_ns for p in stage.glob("shards/*/minhash_*")}
+    for pattern in lost:
+        for path in (out / "near").glob(pattern):
+            path.unlink()
+    seen = before(out / "near")
     proc = cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
+    assert files(out) == want
+    return proc, seen
+
+
+def test_a_map_interrupted_on_one_shard_redoes_only_that_shard(tmp_path):
+    # what a driver killed in the map phase leaves: shard 2 mapped in part, no decisions, no output
+    lost = STAGE_FILES + ["shards/reduce.json", "shards/*/done.json", "shards/00002/map.json"]
+    proc, mapped = rerun_after_losing(tmp_path, "en", "longest", True, lost, lambda stage: {
+        p: p.stat().st_mtime_ns for p in stage.glob("shards/*/minhash_*")})
     assert f"[near] 6 shards of up to {SHARD} records, 2 workers, 5 done before" in proc.stderr
     redone = {p for p, t in mapped.items() if p.stat().st_mtime_ns != t}
     assert redone and all(p.parent.name == "00002" for p in redone)
-    assert files(out) == want
 
 
 def test_an_apply_redone_on_shard_0_counts_the_clusters_once(tmp_path):
     """Shard 0 carries the reduce's counters into the stage's: redoing it must not add them twice."""
-    recipe = write_recipe(tmp_path, make_records(tmp_path / "in.jsonl", "zh"), "zh", "first", True)
-    out = tmp_path / "run"
-    cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
-    want = files(out)
-    stage = out / "near"
-    for name in ("done.json", "data.jsonl", "rejected.jsonl", "stats.json", "shards/00000/done.json",
-                 "shards/00004/done.json"):
-        (stage / name).unlink()
-    proc = cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
+    lost = STAGE_FILES + ["shards/00000/done.json", "shards/00004/done.json"]
+    proc, _ = rerun_after_losing(tmp_path, "zh", "first", True, lost)
     assert "[near] resuming: 4 of 6 shards are done" in proc.stderr
-    assert files(out) == want
