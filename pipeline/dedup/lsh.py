@@ -71,16 +71,17 @@ def merge_bands(edges: Iterable[tuple[np.ndarray, np.ndarray]], valid: np.ndarra
 
 def decided(recs: Iterable[Record], rep: np.ndarray, sizes: np.ndarray, ids: dict[int, str], keep: str,
             offset: int = 0, learn: np.ndarray | None = None) -> Iterator[Item]:
-    """The records (the `offset`-th record onwards) kept or rejected as `near_duplicate` of their
-    cluster's kept record, named by `ids`; `learn` marks kept records whose ids are learnt here
-    (keep first: a kept record comes before its duplicates)."""
-    for i, rec in enumerate(recs, start=offset):
-        r = int(rep[i])
+    """The records kept or rejected as `near_duplicate` of their cluster's kept record, named by
+    `ids`. `rep` and `sizes` are the records' own (the first is record `offset` of the whole
+    input); `learn` marks kept records whose ids are learnt here (keep first: a kept record comes
+    before its duplicates)."""
+    learnt = set(np.flatnonzero(learn).tolist()) if learn is not None else set()
+    for i, (rec, r, size) in enumerate(zip(recs, rep.tolist(), sizes.tolist()), start=offset):
         if r == i:
-            if learn is not None and learn[i]:
+            if i in learnt:
                 ids[i] = rec.id
             yield rec
         else:
             yield duplicate(rec, ids[r], "near_duplicate",
-                            f"near-duplicate of {ids[r]} (cluster of {sizes[i]}, keep {keep})",
-                            cluster_size=int(sizes[i]))
+                            f"near-duplicate of {ids[r]} (cluster of {size}, keep {keep})",
+                            cluster_size=size)

@@ -164,7 +164,8 @@ def apply_shard(ctx: StageContext, inp: StageInput, p, offset: int) -> Iterator[
     if offset == 0:  # the reduce's counters enter the stage's once, through the first shard
         for name, k in read_json_file(shards / COUNTERS).items():
             ctx.count(name, k)
-    kept = np.load(shards / KEPT, mmap_mode="r")
-    sizes = np.load(shards / SIZES, mmap_mode="r")
+    own = slice(offset, offset + inp.count)  # this shard's records only
+    kept = np.load(shards / KEPT, mmap_mode="r")[own]
+    sizes = np.load(shards / SIZES, mmap_mode="r")[own]
     ids = {int(i): name for i, name in read_json_file(shards / NAMES).items()}
     yield from decided(inp, kept, sizes, ids, p.keep, offset)
