@@ -8,7 +8,9 @@ shingle hashes in a spill file) and drops pairs under the threshold. Connected c
 are the clusters; the keep policy picks one record per cluster and the others are rejected
 as `near_duplicate` with `duplicate_of` naming the kept record. Records with no shingles
 (no words) are never duplicates here. Shingling and hashing run in `workers` processes for
-inputs of 20,000 records or more; the result does not depend on them.
+inputs of 20,000 records or more; the result does not depend on them. Under `run --workers N`
+or `--engine ray` (one input) the stage runs as shards instead, with the same result
+(pipeline/dedup/minhash_shards.py); each shard hashes in its own worker and `workers` is unused.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.dedup import minhash as mh
-from pipeline.dedup.keep import KeepParams, duplicate, rank_key, representatives
+from pipeline.dedup import minhash_shards
+from pipeline.dedup.keep import KeepParams, rank_key
+from pipeline.dedup.lsh import decided, hash_batch, merge_bands
 from pipeline.dedup.scratch import scratch
-from pipeline.dedup.text import Shingle, TextField, plain_text, shingles
+from pipeline.dedup.text import Shingle, TextField, plain_text
 from pipeline.errors import ConfigError
-from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
+from pipeline.ops.base import Item, OpSpec, ShardSteps, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
 
 BATCH = 4096
@@ -61,27 +65,6 @@ class Index:
     band_files: list[Path]
     shingle_file: Path | None
     offsets: np.ndarray | None
-
-
-def text_hashes(text: str, p: DedupMinhashParams, hf) -> np.ndarray:
-    """32-bit hashes of a text's shingles (sorted and distinct when `verify` needs sets)."""
-    sh = shingles(text, p.ngram, p.shingle)
-    hv = np.fromiter(map(hf, sh), dtype=np.uint32, count=len(sh))
-    return np.unique(hv) if p.verify else hv
-
-
-def hash_batch(texts: list[str], p: DedupMinhashParams) -> tuple[np.ndarray, np.ndarray, bytes]:
-    """Band hashes (texts x bands), shingle counts, and the shingle sets' bytes (with `verify`)."""
-    bands, rows = mh.lsh_params(p.threshold, p.num_perm)
-    hf = mh.hash_function(p.hashfunc)
-    hs = [text_hashes(t, p, hf) for t in texts]
-    lens = np.array([len(h) for h in hs], dtype=np.int64)
-    ok = lens > 0
-    bh = np.zeros((len(texts), bands), dtype=np.uint64)
-    if ok.any():
-        sig = mh.signatures(np.concatenate([h for h in hs if len(h)]), lens[ok], p.num_perm, p.seed)
-        bh[ok] = mh.band_hashes(sig, bands, rows)
-    return bh, lens, b"".join(h.tobytes() for h in hs) if p.verify else b""
 
 
 def worker_count(p: DedupMinhashParams, records: int) -> int:
@@ -157,26 +140,10 @@ def verified(index: Index, u: np.ndarray, v: np.ndarray, threshold: float) -> np
 
 
 def clusters(ctx: StageContext, index: Index, p: DedupMinhashParams) -> tuple[np.ndarray, np.ndarray]:
-    """(kept record index, cluster size) for every record.
-
-    Bands are merged one at a time; pairs already in one cluster are skipped, so at most one
-    band file and its new pairs are in memory at once.
-    """
-    labels = np.arange(index.n, dtype=np.int64)
-    for f in index.band_files:
-        u, v = mh.bucket_edges(np.fromfile(f, dtype=np.uint64), index.valid)
-        new = labels[u] != labels[v]
-        u, v = u[new], v[new]
-        ctx.count("candidate_pairs", len(u))
-        if p.verify and len(u):
-            ok = verified(index, u, v, p.threshold)
-            ctx.count("false_positive_pairs", int((~ok).sum()))
-            u, v = u[ok], v[ok]
-        labels = mh.components(labels, u, v)
-    counts = np.bincount(labels, minlength=index.n)
-    ctx.count("clusters", int(np.count_nonzero(counts > 1)))
-    ctx.count("no_shingles", int((~index.valid).sum()))
-    return representatives(labels, index.keys), counts[labels]
+    """(kept record index, cluster size) for every record, the band files merged one at a time."""
+    bands = (mh.bucket_edges(np.fromfile(f, dtype=np.uint64), index.valid) for f in index.band_files)
+    check = (lambda u, v: verified(index, u, v, p.threshold)) if p.verify else None
+    return merge_bands(bands, index.valid, index.keys, check, ctx.count)
 
 
 def run(ctx: StageContext, inputs: list[StageInput], p: DedupMinhashParams) -> Iterator[Item]:
@@ -190,19 +157,11 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupMinhashParams) -> I
     ids: dict[int, str] = {}
     if p.keep != "first":  # a kept record may come after its duplicates: learn its id first
         ids = {i: rec.id for i, rec in enumerate(all_records(inputs)) if needed[i]}
-    for i, rec in enumerate(all_records(inputs)):
-        r = int(rep[i])
-        if r == i:
-            if needed[i]:
-                ids[i] = rec.id
-            yield rec
-        else:
-            yield duplicate(rec, ids[r], "near_duplicate",
-                            f"near-duplicate of {ids[r]} (cluster of {sizes[i]}, keep {p.keep})",
-                            cluster_size=int(sizes[i]))
+    yield from decided(all_records(inputs), rep, sizes, ids, p.keep, learn=needed)
 
 
 SPEC = OpSpec(
     name="dedup_minhash", fn=run, params=DedupMinhashParams, version=1, min_inputs=1,
+    shard_steps=ShardSteps(minhash_shards.map_shard, minhash_shards.reduce_shards, minhash_shards.apply_shard),
     doc="Remove near-duplicates (MinHash LSH over word/CJK-character shingles, union-find clusters).",
 )
