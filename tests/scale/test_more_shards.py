@@ -1,0 +1,121 @@
+"""Issue 11 item 1, the rest: per-record LLM scorers, tag, dedup_semantic and ingest of a folder
+run as shards at --workers 2 and write the same files as one process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from tests.conftest import FIXTURES, cli
+from tests.fake_openai import FakeCall, FakeReply, completion_body
+
+ENV = {"OPENAI_API_KEY": "sk-test-scale-0000"}
+ALPACA = FIXTURES / "curation" / "alpaca_slice.json"
+
+
+def run_both(tmp_path: Path, recipe: Path, stage: str, extra: tuple[str, ...] = ()) -> dict:
+    """The stage's files and counters (without timings) at --workers 1 and 2."""
+    files = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        proc = cli("run", str(recipe), "--out", str(out), "--workers", workers, env=ENV)
+        assert proc.returncode == 0, proc.stderr
+        stats = json.loads((out / stage / "stats.json").read_text())
+        stats.pop("seconds", None)
+        files[workers] = {n: (out / stage / n).read_bytes() for n in ("data.jsonl", "rejected.jsonl", *extra)}
+        files[workers]["stats"] = stats
+    return files
+
+
+def sharded(tmp_path: Path, stage: str) -> dict:
+    return json.loads((tmp_path / "w2" / stage / "shards" / "plan.json").read_text())
+
+
+def write(tmp_path: Path, llm: str, *stages: str, shard_size: int = 40) -> Path:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: more\nengine: {{shard_size: {shard_size}}}\n{llm}\nstages:\n"
+                      f"  - {{id: in, op: ingest, source: alpaca, path: {ALPACA}}}\n"
+                      + "".join(f"  - {s}\n" for s in stages))
+    return recipe
+
+
+def pick(text: str, *choices: str) -> str:
+    return choices[hashlib.sha256(text.encode()).digest()[0] % len(choices)]
+
+
+def labeller(*labels: str):
+    def reply(call: FakeCall) -> FakeReply:
+        return FakeReply(200, completion_body(call.body, f"{pick(call.last_user, *labels)}\nbecause"))
+    return reply
+
+
+def llm_block(server) -> str:
+    return f'llm: {{model: fake-model, base_url: "{server.base_url}", concurrency: 8}}'
+
+
+def test_edu_value_and_ifs_shard_and_keep_their_shares(tmp_path, server):
+    server.reply_fn = labeller("high", "low", "answer", "continuation", "neither")
+    recipe = write(tmp_path, llm_block(server), "{id: edu, op: edu_value, inputs: [in]}",
+                   "{id: ifs, op: ifs, inputs: [in]}")
+    for stage, share in (("edu", "edu_value"), ("ifs", "ifs")):
+        files = run_both(tmp_path / stage, recipe, stage)
+        assert files["1"] == files["2"], stage
+        st = files["2"]["stats"]
+        assert 0 < st[share] < 1 and st["rejected"] > 0  # the share of the whole stage, not a sum
+        assert len(sharded(tmp_path / stage, stage)["shards"]) == 8
+
+
+def tagger(call: FakeCall) -> FakeReply:
+    """Tags from the query's words: some common to many records, some rare, in varied spellings."""
+    words = re.findall(r"[a-z]{5,}", call.last_user.lower().split("<<<")[-1])
+    tags = [pick(w, "Writing", "writing", "Math", "coding", "fact lookup", "facts-lookup") for w in words[:4]]
+    tags += words[:2]
+    return FakeReply(200, completion_body(call.body, json.dumps([{"tag": t, "explanation": "x"} for t in tags])))
+
+
+def test_tag_asks_per_shard_and_normalises_over_the_whole_stage(tmp_path, server):
+    server.reply_fn = tagger
+    recipe = write(tmp_path, llm_block(server),
+                   "{id: tags, op: tag, inputs: [in], min_count: 3, association_merge: true, min_support: 5, "
+                   "confidence: 0.9, semantic_merge: 0.3, embedder: hashing}")
+    files = run_both(tmp_path, recipe, "tags", ("tags.json",))
+    assert files["1"] == files["2"]
+    summary = json.loads(files["2"]["tags.json"])
+    assert summary["records"] == files["2"]["stats"]["records_out"] and 5 < summary["unique_tags"] < 200
+    assert files["2"]["stats"]["tags_merged_association"] > 0 and files["2"]["stats"]["tags_merged_semantic"] > 0
+    assert len(sharded(tmp_path, "tags")["shards"]) == 8
+
+
+def test_dedup_semantic_embeds_per_shard_and_decides_once(tmp_path):
+    recipe = write(tmp_path, "", "{id: sem, op: dedup_semantic, inputs: [in], threshold: 0.8, keep: longest}",
+                   shard_size=30)
+    files = run_both(tmp_path, recipe, "sem")
+    assert files["1"] == files["2"]
+    assert files["2"]["stats"]["rejected"] == 13
+    assert len(sharded(tmp_path, "sem")["shards"]) == 10
+
+
+def test_ingest_of_a_folder_reads_a_file_per_shard(tmp_path):
+    folder = tmp_path / "data"
+    (folder / "more").mkdir(parents=True)
+    rows = json.loads(ALPACA.read_text())
+    (folder / "a.json").write_text(json.dumps(rows[:100]))
+    with open(folder / "more" / "b.jsonl", "w") as fh:
+        for row in rows[100:200]:
+            fh.write(json.dumps(row) + "\n")
+        fh.write("{not json\n")
+        fh.write(json.dumps({"instruction": "", "output": "empty instruction"}) + "\n")
+    (folder / "c.jsonl").write_text("")
+    (folder / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[200:] + rows[:5]))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: many\nstages:\n  - {{id: in, op: ingest, source: alpaca, path: {folder}, "
+                      "lenient: true}\n")
+    files = run_both(tmp_path, recipe, "in")
+    assert files["1"] == files["2"]
+    st = files["2"]["stats"]
+    assert st["records_in"] == 291 and st["rejected"] == 2 and st["empty_files"] == 1
+    assert [Path(s["file"]).name for s in sharded(tmp_path, "in")["shards"]] == ["a.json", "c.jsonl", "d.jsonl",
+                                                                                 "b.jsonl"]
+    assert not (tmp_path / "w1" / "in" / "shards").exists()
