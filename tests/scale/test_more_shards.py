@@ -69,6 +69,9 @@ def test_edu_value_and_ifs_shard_and_keep_their_shares(tmp_path, server):
 
 def tagger(call: FakeCall) -> FakeReply:
     """Tags from the query's words: some common to many records, some rare, in varied spellings."""
+    first = [m["content"] for m in call.messages if m["role"] == "user"][0]
+    if pick(first, *"abcdefghijkl") == "a" or pick(call.last_user, *"abcdefgh") == "b":  # not JSON: re-asked
+        return FakeReply(200, completion_body(call.body, "Sure! Writing, coding"))
     words = re.findall(r"[a-z]{5,}", call.last_user.lower().split("<<<")[-1])
     tags = [pick(w, "Writing", "writing", "Math", "coding", "fact lookup", "facts-lookup") for w in words[:4]]
     tags += words[:2]
@@ -84,7 +87,9 @@ def test_tag_asks_per_shard_and_normalises_over_the_whole_stage(tmp_path, server
     assert files["1"] == files["2"]
     summary = json.loads(files["2"]["tags.json"])
     assert summary["records"] == files["2"]["stats"]["records_out"] and 5 < summary["unique_tags"] < 200
-    assert files["2"]["stats"]["tags_merged_association"] > 0 and files["2"]["stats"]["tags_merged_semantic"] > 0
+    st = files["2"]["stats"]
+    assert st["tags_merged_association"] > 0 and st["tags_merged_semantic"] > 0
+    assert st["reasked"] > 0 and st["dropped_tag_bad_json"] > 0 and st["requests"] > st["records_in"]
     assert len(sharded(tmp_path, "tags")["shards"]) == 8
 
 
