@@ -170,7 +170,7 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     if job.phase != "map" and inp is not None:
         ctx.counters["records_in"] = shard["records"]
     started = time.monotonic()
-    ctx.llm = worker_llm(job, ctx, slot) if job.phase in ("records", "map") else None
+    ctx.llm = worker_llm(job, ctx, slot)  # an LLM op may ask in any of its steps (tag in map, pairs in apply)
     try:
         with using(st.tokenizer):
             if job.phase == "map":

@@ -108,6 +108,11 @@ class StageInput:
 
 def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
     """The JSON values of the stage-file lines in bytes [start, end) (written by the runner)."""
+    return (value for _, value in lines_at(path, start, end))
+
+
+def lines_at(path: Path, start: int, end: int) -> Iterator[tuple[int, Any]]:
+    """(byte offset, JSON value) of each stage-file line in bytes [start, end)."""
     with open(path, "rb") as fh:
         fh.seek(start)
         pos = start
@@ -115,9 +120,9 @@ def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
             raw = fh.readline()
             if not raw:
                 return
-            pos += len(raw)
             if raw.strip():
-                yield orjson.loads(raw)
+                yield pos, orjson.loads(raw)
+            pos += len(raw)
 
 
 @dataclass

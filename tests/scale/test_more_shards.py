@@ -124,3 +124,37 @@ def test_ingest_of_a_folder_reads_a_file_per_shard(tmp_path):
     assert [Path(s["file"]).name for s in sharded(tmp_path, "in")["shards"]] == ["a.json", "c.jsonl", "d.jsonl",
                                                                                  "b.jsonl"]
     assert not (tmp_path / "w1" / "in" / "shards").exists()
+
+
+def judge(call: FakeCall) -> FakeReply:
+    """A score from the judged text (the reply code first, as the judge asks); some replies unusable."""
+    from tests.scoring.scripted import reply_code, split_record
+
+    _, inside, _ = split_record(call.messages[1]["content"])
+    score = pick(inside + str(len(call.messages)), "0", "1", "2", "3", "4", "5", "five")
+    return FakeReply(200, completion_body(call.body, f"{reply_code(call) or ''} {score}\nbecause".strip()))
+
+
+def test_pairs_groups_once_and_judges_per_shard(tmp_path, server):
+    server.reply_fn = judge
+    rows = json.loads(ALPACA.read_text())[:70]
+    path = tmp_path / "answers.jsonl"
+    with open(path, "w") as fh:  # a prompt's answers far apart, so its group spans shards
+        for k, variant in enumerate(("{o}", "{o} Hope this helps.", "In short: {o}", "{o}", "")):
+            for i, row in enumerate(rows):
+                if (i + k) % 4 or k in (0, 1):
+                    answer = variant.format(o=row["output"])
+                    turns = [{"role": "user", "content": row["instruction"]}]
+                    turns += [{"role": "assistant", "content": answer}] if answer else []
+                    fh.write(json.dumps({"messages": turns, "meta": {"n": k}}) + "\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: pairs\nengine: {{shard_size: 45}}\n{llm_block(server)}\nstages:\n"
+                      f"  - {{id: in, op: ingest, source: messages, path: {path}}}\n"
+                      "  - {id: pairs, op: pairs, inputs: [in], min_margin: 1}\n")
+    files = run_both(tmp_path, recipe, "pairs")
+    assert files["1"] == files["2"]
+    st = files["2"]["stats"]
+    reasons = [json.loads(x)["reason"] for x in files["2"]["rejected.jsonl"].splitlines()]
+    assert {"incomplete", "duplicate_response", "not_chosen", "no_margin"} <= set(reasons)
+    assert st["records_out"] > 10 and st["consumed"] == st["records_out"]
+    assert len(sharded(tmp_path, "pairs")["shards"]) > 4
