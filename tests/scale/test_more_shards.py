@@ -158,3 +158,17 @@ def test_pairs_groups_once_and_judges_per_shard(tmp_path, server):
     assert {"incomplete", "duplicate_response", "not_chosen", "no_margin"} <= set(reasons)
     assert st["records_out"] > 10 and st["consumed"] == st["records_out"]
     assert len(sharded(tmp_path, "pairs")["shards"]) > 4
+
+
+def test_generate_without_a_schema_shards(tmp_path, server):
+    server.reply_fn = lambda call: FakeReply(200, completion_body(
+        call.body, pick(call.messages[0]["content"], "A question about it?", "", "Another one.")))
+    (tmp_path / "ask.md").write_text("---\nname: ask\nversion: 1\nvariables: [instruction]\n---\n"
+                                     "Ask a follow-up question about: {{ instruction }}\n")
+    recipe = write(tmp_path, llm_block(server), "{id: gen, op: generate, inputs: [in], prompt: ask.md, n: 2, "
+                   "output: {user: text}}")
+    files = run_both(tmp_path, recipe, "gen")
+    assert files["1"] == files["2"]
+    st = files["2"]["stats"]
+    assert st["generated"] == 2 * 284 and st["consumed"] == 284 and st["rejected"] > 0
+    assert len(sharded(tmp_path, "gen")["shards"]) == 8
