@@ -11,7 +11,7 @@ from pipeline.progress import say, stage_progress
 from pipeline.rundir import DATA, REJECTED
 from pipeline.jsonl import atomic_write_json, read_json_file
 from pipeline.shards import (REDUCED, ShardJob, auto_shard_size, load_or_plan, merge_shards, read_plan,
-                             shards_dir)
+                             shard_done, shards_dir)
 
 
 def engine_workers(runner) -> int:
@@ -69,7 +69,8 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput | None, workers: 
                    runner.opts.llm_overrides, workers, phase_of(st.op))
     n = len(plan["shards"])
     todo = [i for i in range(n) if not job.done(i)]
-    kept = f", {n - len(todo)} done before" if len(todo) < n else ""
+    finished = sum(shard_done(job.stage_dir, i, fp) for i in range(n))  # written, not only mapped
+    kept = f", {finished} done before" if finished else ""
     what = "one file each" if files else f"up to {plan['shard_size']} records"
     say(f"[{st.id}] {n} shards of {what}, {workers} worker{'s' if workers > 1 else ''}{kept}")
     if st.op.uses_llm:  # the cache file and its WAL mode are set up once, before the workers race for it

@@ -172,3 +172,23 @@ def test_generate_without_a_schema_shards(tmp_path, server):
     st = files["2"]["stats"]
     assert st["generated"] == 2 * 284 and st["consumed"] == 284 and st["rejected"] > 0
     assert len(sharded(tmp_path, "gen")["shards"]) == 8
+
+
+def test_a_resumed_tag_stage_keeps_the_decision_and_its_counters(tmp_path, server):
+    server.reply_fn = tagger
+    recipe = write(tmp_path, llm_block(server), "{id: tags, op: tag, inputs: [in], min_count: 3, "
+                   "association_merge: true, min_support: 5, confidence: 0.9}")
+    out = tmp_path / "run"
+    cli("run", str(recipe), "--out", str(out), "--workers", "2", env=ENV, check=True)
+    before = {n: (out / "tags" / n).read_bytes() for n in ("data.jsonl", "rejected.jsonl", "tags.json")}
+    stats = json.loads((out / "tags" / "stats.json").read_text())
+    asked = server.completions
+    for name in ("done.json", "data.jsonl", "stats.json"):  # as if the driver died while applying
+        (out / "tags" / name).unlink()
+    for i in (2, 5):
+        (out / "tags" / "shards" / f"{i:05d}" / "done.json").unlink()
+    proc = cli("run", str(recipe), "--out", str(out), "--workers", "2", env=ENV, check=True)
+    assert "6 done before" in proc.stderr and server.completions == asked  # nothing asked again
+    assert before == {n: (out / "tags" / n).read_bytes() for n in before}
+    again = json.loads((out / "tags" / "stats.json").read_text())
+    assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in stats.items() if k != "seconds"}
