@@ -63,8 +63,11 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput | None, workers: 
     A global op with `shard_steps` first maps every shard and decides at the driver."""
     rd, fp = runner.rd, runner.fps[st.id]
     files = input_files(runner, st) if inp is None else None
-    size = runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count if inp else 0, workers)
-    plan = load_or_plan(rd.stage_dir(st.id), fp, inp, int(size), files)
+    size = int(runner.recipe.engine.get("shard_size") or auto_shard_size(inp.count if inp else 0, workers))
+    steps = st.op.shard_steps
+    if steps is not None and steps.align is not None:
+        size = -(-size // steps.align(st.params)) * steps.align(st.params)
+    plan = load_or_plan(rd.stage_dir(st.id), fp, inp, size, files)
     job = ShardJob(st, rd.root, runner.recipe.folder, inp, plan, ctx.extra, ctx.upstream,
                    runner.opts.llm_overrides, workers, phase_of(st.op))
     n = len(plan["shards"])

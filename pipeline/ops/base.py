@@ -43,6 +43,9 @@ class ShardSteps:
     reduce: Callable[..., None]
     apply: Callable[..., Iterator[Item]]
     context: bool = False
+    # shard sizes are rounded up to a multiple of `align(params)`, so that a model's batches in
+    # map (padded together) are the very batches one process makes
+    align: Callable[[Params], int] | None = None
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,12 @@ def reduce_shards(ctx: StageContext, shards: Path, n: int, p: DedupSemanticParam
         (f / EMB).unlink(missing_ok=True)
 
 
+def align(p: DedupSemanticParams) -> int:
+    """A model pads the texts of a batch together: shards of whole blocks embed as one process does
+    (the hashing embedder embeds each text alone)."""
+    return 1 if p.embedder == "hashing" else BLOCK
+
+
 def apply_shard(ctx: StageContext, inp: StageInput, p: DedupSemanticParams, offset: int) -> Iterator[Item]:
     shards = ctx.stage_dir.parent
     with np.load(shards / DECIDED) as f:
@@ -174,6 +180,6 @@ def apply_shard(ctx: StageContext, inp: StageInput, p: DedupSemanticParams, offs
 
 SPEC = OpSpec(
     name="dedup_semantic", fn=run, params=DedupSemanticParams, version=1, min_inputs=1,
-    shard_steps=ShardSteps(map_shard, reduce_shards, apply_shard, context=True),
+    shard_steps=ShardSteps(map_shard, reduce_shards, apply_shard, context=True, align=align),
     doc="Remove semantic duplicates: cosine similarity of embeddings (hashing or a local model) >= threshold.",
 )
