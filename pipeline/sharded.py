@@ -87,8 +87,10 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput | None, workers: 
         connect(engine.get("address"), rd.root)
     decided = Counter()
     if job.phase != "records":
-        if job.phase == "map":
-            run_phase(job, todo, workers, lambda k: None, engine)
+        if job.phase == "map":  # the long part of some (an LLM's or a model's work): a bar of its own
+            with stage_progress(f"{st.id} (map)", inp.count) as advance:
+                advance(sum(s["records"] for i, s in enumerate(plan["shards"]) if i not in todo))
+                run_phase(job, todo, workers, advance, engine)
         decided = decide(job, ctx, n)
         job.phase = "apply"
         todo = [i for i in range(n) if not job.done(i)]

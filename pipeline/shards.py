@@ -161,6 +161,7 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     if job.phase == "map" and not steps.context:
         steps.map(inp, params, folder)
         atomic_write_json(folder / MAPPED, {"fingerprint": job.plan["fingerprint"]})
+        advance(shard["records"])
         return Counter()
     for name in (DONE, DATA, REJECTED, STATS, MAP_STATS):  # a killed attempt's files: the shard starts afresh
         if name != MAP_STATS or job.phase == "map":
@@ -175,6 +176,7 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
         with using(st.tokenizer):
             if job.phase == "map":
                 steps.map(ctx, inp, params, folder)
+                advance(shard["records"])
             else:
                 items = (st.op.fn(ctx, [inp] if inp is not None else [], params) if job.phase == "records" else
                          steps.apply(ctx, inp, params, shard["first_line"] - 1))
