@@ -9,6 +9,7 @@ kept embeddings stay in memory, compared a block at a time. Embedders: see `pipe
 
 from __future__ import annotations
 
+import os
 import shutil
 from array import array
 from pathlib import Path
@@ -144,6 +145,8 @@ def map_shard(ctx: StageContext, inp: StageInput, p: DedupSemanticParams, folder
 def reduce_shards(ctx: StageContext, shards: Path, n: int, p: DedupSemanticParams) -> None:
     """The one-process greedy pass over the shards' embeddings, concatenated in input order."""
     folders = [shards / f"{i:05d}" for i in range(n)]
+    if (shards / DECIDED).exists() and not all((f / EMB).exists() for f in folders):
+        return  # decided, and the embeddings removed, by an attempt killed before its marker
     keys = np.concatenate([np.load(f / KEYS) for f in folders]) if folders else np.zeros(0, np.int64)
     with scratch(shards, "semantic") as tmp:
         with open(tmp / EMB, "wb") as out:
@@ -158,8 +161,9 @@ def reduce_shards(ctx: StageContext, shards: Path, n: int, p: DedupSemanticParam
         del vecs
     needed = set(dup_of[dup_of >= 0].tolist())
     ids = [i for f in folders for i in read_json_file(f / "ids.json")]
-    np.savez(shards / DECIDED, dup_of=dup_of, sim=sim)
     atomic_write_json(shards / "semantic_ids.json", {str(i): ids[i] for i in sorted(needed)})
+    np.savez(shards / f"{DECIDED}.tmp.npz", dup_of=dup_of, sim=sim)
+    os.replace(shards / f"{DECIDED}.tmp.npz", shards / DECIDED)  # whole, or absent
     for f in folders:  # the embeddings were only needed for the decision
         (f / EMB).unlink(missing_ok=True)
 

@@ -192,3 +192,17 @@ def test_a_resumed_tag_stage_keeps_the_decision_and_its_counters(tmp_path, serve
     assert before == {n: (out / "tags" / n).read_bytes() for n in before}
     again = json.loads((out / "tags" / "stats.json").read_text())
     assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in stats.items() if k != "seconds"}
+
+
+def test_dedup_semantic_resumes_after_a_reduce_killed_before_its_marker(tmp_path):
+    recipe = write(tmp_path, "", "{id: sem, op: dedup_semantic, inputs: [in], threshold: 0.8}")
+    out = tmp_path / "run"
+    cli("run", str(recipe), "--out", str(out), "--workers", "2", check=True)
+    stage = out / "sem"
+    before = (stage / "data.jsonl").read_bytes()
+    # killed after the decisions were written and the embeddings removed, before reduce.json
+    for path in [stage / "done.json", stage / "shards" / "reduce.json", *stage.glob("shards/*/done.json")]:
+        path.unlink()
+    proc = cli("run", str(recipe), "--out", str(out), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert (stage / "data.jsonl").read_bytes() == before
