@@ -161,7 +161,7 @@ class Runner:
         try:
             with using(st.tokenizer):
                 if workers:
-                    run_sharded(self, st, ctx, inputs[0], workers)
+                    run_sharded(self, st, ctx, inputs[0] if inputs else None, workers)
                 else:
                     self.stream(st, ctx, inputs)
         except BaseException as e:

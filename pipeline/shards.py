@@ -25,6 +25,7 @@ from pipeline.tokens import using
 
 WORKER_FIGURES = ("seconds", "peak_rss_mb")  # a shard's stats.json entries that are not counters
 SHARDS, PLAN, MAPPED, REDUCED = "shards", "plan.json", "map.json", "reduce.json"
+MAP_STATS = "map_stats.json"  # counters of a map step that asks an LLM (tag) or counts
 AUTO_MIN_SHARD = 1000  # records: below this a shard costs more to schedule than to run
 SHARDS_PER_WORKER = 4  # a few shards per worker, so a slow shard does not hold the others up
 
@@ -79,17 +80,25 @@ def shard_dir(stage_dir: Path, index: int) -> Path:
     return shards_dir(stage_dir) / f"{index:05d}"
 
 
-def load_or_plan(stage_dir: Path, fingerprint: str, inp: StageInput, shard_size: int) -> dict:
+def load_or_plan(stage_dir: Path, fingerprint: str, inp: StageInput | None, shard_size: int,
+                 files: list[Path] | None = None) -> dict:
     """The stage's recorded plan when it belongs to this fingerprint (a resumed run keeps its
-    shards whatever `--workers` says now), else a new plan (and no stale shard left)."""
+    shards whatever `--workers` says now), else a new plan (and no stale shard left). A stage
+    with no input (`files` given) gets a shard per file instead of line ranges."""
     path = shards_dir(stage_dir) / PLAN
     if path.exists():
         plan = read_json_file(path)
-        if plan.get("fingerprint") == fingerprint and plan.get("records") == inp.count:
+        same = ([s.get("file") for s in plan.get("shards", [])] == [str(f) for f in files] if files is not None
+                else plan.get("records") == inp.count)
+        if plan.get("fingerprint") == fingerprint and same:
             return plan
     shutil.rmtree(shards_dir(stage_dir), ignore_errors=True)
-    plan = {"fingerprint": fingerprint, "input": inp.stage_id, "records": inp.count,
-            "shard_size": shard_size, "shards": plan_shards(inp.path, shard_size)}
+    if files is not None:
+        plan = {"fingerprint": fingerprint, "input": None, "records": 0, "shard_size": 1,
+                "shards": [{"file": str(f), "records": 0} for f in files]}
+    else:
+        plan = {"fingerprint": fingerprint, "input": inp.stage_id, "records": inp.count,
+                "shard_size": shard_size, "shards": plan_shards(inp.path, shard_size)}
     shards_dir(stage_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, plan)
     return plan
@@ -147,30 +156,46 @@ def run_shard(job: ShardJob, index: int, slot: int = 0, advance=lambda n: None) 
     st, shard = job.stage, job.plan["shards"][index]
     folder = shard_dir(job.stage_dir, index)
     folder.mkdir(parents=True, exist_ok=True)
-    inp = StageInput(job.input.stage_id, job.input.path, shard["records"], (shard["start"], shard["end"]))
-    if job.phase == "map":
-        st.op.shard_steps.map(inp, st.params, folder)
+    inp, params = shard_input(job, shard)
+    steps = st.op.shard_steps
+    if job.phase == "map" and not steps.context:
+        steps.map(inp, params, folder)
         atomic_write_json(folder / MAPPED, {"fingerprint": job.plan["fingerprint"]})
+        advance(shard["records"])
         return Counter()
-    for name in (DONE, DATA, REJECTED, STATS):  # a killed attempt's files: the shard starts afresh
-        (folder / name).unlink(missing_ok=True)
+    for name in (DONE, DATA, REJECTED, STATS, MAP_STATS):  # a killed attempt's files: the shard starts afresh
+        if name != MAP_STATS or job.phase == "map":
+            (folder / name).unlink(missing_ok=True)
     ctx = StageContext(st.id, st.op.name, folder, Path(job.run_dir), recipe_dir=job.recipe_dir,
                        upstream=job.upstream, extra=dict(job.extra, shard=index))
-    ctx.counters["records_in"] = shard["records"]
+    if job.phase != "map" and inp is not None:
+        ctx.counters["records_in"] = shard["records"]
     started = time.monotonic()
-    ctx.llm = worker_llm(job, ctx, slot)
+    ctx.llm = worker_llm(job, ctx, slot)  # an LLM op may ask in any of its steps (tag in map, pairs in apply)
     try:
         with using(st.tokenizer):
-            items = (st.op.fn(ctx, [inp], st.params) if job.phase == "records" else
-                     st.op.shard_steps.apply(ctx, inp, st.params, shard["first_line"] - 1))
-            write_items(items, folder / DATA, folder / REJECTED, ctx.counters, advance)
+            if job.phase == "map":
+                steps.map(ctx, inp, params, folder)
+                advance(shard["records"])
+            else:
+                items = (st.op.fn(ctx, [inp] if inp is not None else [], params) if job.phase == "records" else
+                         steps.apply(ctx, inp, params, shard["first_line"] - 1))
+                write_items(items, folder / DATA, folder / REJECTED, ctx.counters, advance)
     finally:
         if ctx.llm is not None:
             ctx.llm.close()
-    atomic_write_json(folder / STATS, {"seconds": round(time.monotonic() - started, 3),
-                                       "peak_rss_mb": peak_rss_mb(), **ctx.counters})
-    atomic_write_json(folder / DONE, {"fingerprint": job.plan["fingerprint"]})
+    figures = {"seconds": round(time.monotonic() - started, 3), "peak_rss_mb": peak_rss_mb()}
+    atomic_write_json(folder / (MAP_STATS if job.phase == "map" else STATS), {**figures, **ctx.counters})
+    atomic_write_json(folder / job.marker, {"fingerprint": job.plan["fingerprint"]})
     return ctx.counters
+
+
+def shard_input(job: ShardJob, shard: dict) -> tuple[StageInput | None, object]:
+    """A shard's input (its line range) and parameters; a file shard reads its file instead."""
+    if "file" in shard:
+        return None, job.stage.params.model_copy(update={"path": shard["file"]})
+    span = (shard["start"], shard["end"])
+    return StageInput(job.input.stage_id, job.input.path, shard["records"], span), job.stage.params
 
 
 def peak_rss_mb() -> float:
@@ -201,19 +226,24 @@ def worker_llm(job: ShardJob, ctx: StageContext, slot: int):
     return client
 
 
-def merge_shards(job: ShardJob, data: Path, rejected: Path) -> Counter:
-    """Concatenate the finished shards' files in plan order; sum their counters."""
-    total: Counter = Counter()
+def merge_shards(job: ShardJob, data: Path, rejected: Path, extra: Counter | None = None) -> Counter:
+    """Concatenate the finished shards' files in plan order; sum their counters (and those of
+    their map steps and of the driver's reduce, `extra`)."""
+    total: Counter = Counter(extra or {})
     with open(data, "wb") as out, open(rejected, "wb") as rej:
         for i in range(len(job.plan["shards"])):
             folder = shard_dir(job.stage_dir, i)
             for name, fh in ((DATA, out), (REJECTED, rej)):
                 with open(folder / name, "rb") as src:
                     shutil.copyfileobj(src, fh, 1 << 20)
-            stats = read_json_file(folder / STATS)
-            for timing in WORKER_FIGURES:  # not counters: they differ from run to run
-                stats.pop(timing, None)
-            total.update(stats)
+            for name in (MAP_STATS, STATS):
+                if (folder / name).exists():
+                    stats = read_json_file(folder / name)
+                    for timing in WORKER_FIGURES:  # not counters: they differ from run to run
+                        stats.pop(timing, None)
+                    total.update(stats)
+    if job.stage.op.merge_counters is not None:
+        job.stage.op.merge_counters(total)
     if "cost_usd" in total:
         total["cost_usd"] = round(total["cost_usd"], 9)
     return total

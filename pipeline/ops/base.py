@@ -35,11 +35,17 @@ class ShardSteps:
     `reduce(shards_dir, n, params)` reads the n shards' maps and writes the decisions there;
     `apply(ctx, inp, params, offset)` yields the shard's items as the op would (`offset`: the
     index of the shard's first record in the whole input). The result equals the op's own.
+    With `context`, map and reduce also get the StageContext first (an LLM client in map, the
+    recipe's folder, counters): `map(ctx, inp, params, folder)`, `reduce(ctx, shards_dir, n, params)`.
     """
 
-    map: Callable[[StageInput, Params, Path], None] | None  # None: the decision needs no map
-    reduce: Callable[[Path, int, Params], None]
+    map: Callable[..., None] | None  # None: the decision needs no map
+    reduce: Callable[..., None]
     apply: Callable[..., Iterator[Item]]
+    context: bool = False
+    # shard sizes are rounded up to a multiple of `align(params)`, so that a model's batches in
+    # map (padded together) are the very batches one process makes
+    align: Callable[[Params], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,15 @@ class OpSpec:
     run_files: Callable[[Params, tuple[str, ...]], tuple[str, ...]] | None = None
     # "record": each output depends on one input record only, so the stage may run as shards of
     # its input (pipeline/shards.py); "global": the op needs all its input at once (dedup, mix...)
-    sharding: Literal["record", "global"] = "global"
+    # (or a function of the params saying which, e.g. a local model that batches across records)
+    sharding: Literal["record", "global"] | Callable[[Params], str] = "global"
     # a global op's distributed form: map each shard, decide at the driver, apply per shard
     shard_steps: ShardSteps | None = None
+    # an op without inputs (ingest) that reads several local files: those files in read order, each
+    # a shard (None: one piece); `(params, recipe_dir) -> list[Path] | None`
+    input_files: Callable[[Params, Path | None], list[Path] | None] | None = None
+    # recomputes a stage-level figure (a share, a mean) from the shards' summed counters
+    merge_counters: Callable[[Counter], None] | None = None
 
     def model_for(self, raw: dict) -> type[Params]:
         return self.params_for(raw) if self.params_for else self.params
@@ -99,6 +111,11 @@ class StageInput:
 
 def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
     """The JSON values of the stage-file lines in bytes [start, end) (written by the runner)."""
+    return (value for _, value in lines_at(path, start, end))
+
+
+def lines_at(path: Path, start: int, end: int) -> Iterator[tuple[int, Any]]:
+    """(byte offset, JSON value) of each stage-file line in bytes [start, end)."""
     with open(path, "rb") as fh:
         fh.seek(start)
         pos = start
@@ -106,9 +123,9 @@ def read_span(path: Path, start: int, end: int) -> Iterator[Any]:
             raw = fh.readline()
             if not raw:
                 return
-            pos += len(raw)
             if raw.strip():
-                yield orjson.loads(raw)
+                yield pos, orjson.loads(raw)
+            pos += len(raw)
 
 
 @dataclass

@@ -9,6 +9,8 @@ kept embeddings stay in memory, compared a block at a time. Embedders: see `pipe
 
 from __future__ import annotations
 
+import os
+import shutil
 from array import array
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,7 +22,8 @@ from pipeline.dedup.keep import KeepParams, duplicate, rank_key
 from pipeline.dedup.scratch import scratch
 from pipeline.dedup.text import TextField, plain_text
 from pipeline.embed import EmbedParams, embedder_for
-from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
+from pipeline.jsonl import atomic_write_json, read_json_file
+from pipeline.ops.base import Item, OpSpec, ShardSteps, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
 from pipeline.record import Record
 
@@ -113,7 +116,12 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupSemanticParams) -> 
         del vecs
     needed = set(dup_of[dup_of >= 0].tolist())
     ids = {i: rec.id for i, rec in enumerate(all_records(inputs)) if i in needed}
-    for i, rec in enumerate(all_records(inputs)):
+    yield from emit(all_records(inputs), 0, dup_of, sim, ids, p)
+
+
+def emit(records: Iterator[Record], offset: int, dup_of: np.ndarray, sim: np.ndarray, ids: dict,
+         p: DedupSemanticParams) -> Iterator[Item]:
+    for i, rec in enumerate(records, start=offset):
         d = int(dup_of[i])
         if d < 0:
             yield rec
@@ -123,7 +131,59 @@ def run(ctx: StageContext, inputs: list[StageInput], p: DedupSemanticParams) -> 
                             similarity=round(float(sim[i]), 4))
 
 
+# -- over shards (`run --workers N`): each worker embeds its shard, the driver runs the same greedy
+# pass over all the embeddings (in keep order) and each shard writes its records' verdicts
+EMB, KEYS, DECIDED = "embeddings.f32", "keys.npy", "semantic_decisions.npz"
+
+
+def map_shard(ctx: StageContext, inp: StageInput, p: DedupSemanticParams, folder: Path) -> None:
+    _, keys = embed_all([inp], p, folder / EMB, ctx.recipe_dir, key=lambda rec: rank_key(rec, p))
+    np.save(folder / KEYS, keys)
+    atomic_write_json(folder / "ids.json", [rec.id for rec in inp])
+
+
+def reduce_shards(ctx: StageContext, shards: Path, n: int, p: DedupSemanticParams) -> None:
+    """The one-process greedy pass over the shards' embeddings, concatenated in input order."""
+    folders = [shards / f"{i:05d}" for i in range(n)]
+    if (shards / DECIDED).exists() and not all((f / EMB).exists() for f in folders):
+        return  # decided, and the embeddings removed, by an attempt killed before its marker
+    keys = np.concatenate([np.load(f / KEYS) for f in folders]) if folders else np.zeros(0, np.int64)
+    with scratch(shards, "semantic") as tmp:
+        with open(tmp / EMB, "wb") as out:
+            for f in folders:
+                with open(f / EMB, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        size = (tmp / EMB).stat().st_size
+        dim = size // 4 // len(keys) if len(keys) and size else 1
+        vecs = np.memmap(tmp / EMB, dtype=np.float32, mode="r", shape=(len(keys), dim)) if size else \
+            np.zeros((len(keys), 1), np.float32)
+        dup_of, sim = greedy(vecs, keys, p.threshold)
+        del vecs
+    needed = set(dup_of[dup_of >= 0].tolist())
+    ids = [i for f in folders for i in read_json_file(f / "ids.json")]
+    atomic_write_json(shards / "semantic_ids.json", {str(i): ids[i] for i in sorted(needed)})
+    np.savez(shards / f"{DECIDED}.tmp.npz", dup_of=dup_of, sim=sim)
+    os.replace(shards / f"{DECIDED}.tmp.npz", shards / DECIDED)  # whole, or absent
+    for f in folders:  # the embeddings were only needed for the decision
+        (f / EMB).unlink(missing_ok=True)
+
+
+def align(p: DedupSemanticParams) -> int:
+    """A model pads the texts of a batch together: shards of whole blocks embed as one process does
+    (the hashing embedder embeds each text alone)."""
+    return 1 if p.embedder == "hashing" else BLOCK
+
+
+def apply_shard(ctx: StageContext, inp: StageInput, p: DedupSemanticParams, offset: int) -> Iterator[Item]:
+    shards = ctx.stage_dir.parent
+    with np.load(shards / DECIDED) as f:
+        dup_of, sim = f["dup_of"], f["sim"]
+    ids = {int(k): v for k, v in read_json_file(shards / "semantic_ids.json").items()}
+    yield from emit(iter(inp), offset, dup_of, sim, ids, p)
+
+
 SPEC = OpSpec(
     name="dedup_semantic", fn=run, params=DedupSemanticParams, version=1, min_inputs=1,
+    shard_steps=ShardSteps(map_shard, reduce_shards, apply_shard, context=True, align=align),
     doc="Remove semantic duplicates: cosine similarity of embeddings (hashing or a local model) >= threshold.",
 )

@@ -50,14 +50,20 @@ def run(ctx: StageContext, inputs: list[StageInput], p: EduParams) -> Iterator[I
             yield Rejected("low_educational_value", why or "judged of low educational value", record=rec)
         else:
             yield rec
-    ctx.count("edu_high", 0)            # both counts always in stats.json, even when zero
-    ctx.count("edu_low", 0)
-    high, low = ctx.counters["edu_high"], ctx.counters["edu_low"]
-    ctx.counters["edu_value"] = round(high / (high + low), 4) if high + low else 0
+    share(ctx.counters)
+
+
+def share(counters) -> None:
+    """The high share of the stage (recomputed from the summed counts when it ran as shards)."""
+    counters["edu_high"] += 0            # both counts always in stats.json, even when zero
+    counters["edu_low"] += 0
+    high, low = counters["edu_high"], counters["edu_low"]
+    counters["edu_value"] = round(high / (high + low), 4) if high + low else 0
 
 
 SPEC = OpSpec(
     name="edu_value", fn=run, params=EduParams, version=1, min_inputs=1, uses_llm=True, prompts=PROMPTS,
+    sharding="record", merge_counters=share,
     doc="Phi-1's educational-value filter: an LLM labels each record high or low for a student's goal; "
         "low ones are dropped; the high share in stats.json.",
 )

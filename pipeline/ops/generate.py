@@ -221,8 +221,13 @@ def run(ctx: StageContext, inputs: list[StageInput], p: GenerateParams) -> Itera
     yield from in_order(ctx, workflows())
 
 
+def sharding(p: GenerateParams) -> str:
+    """Per record, unless a reply schema may be refused: the fallback is then learnt stage-wide."""
+    return "record" if p.response_format is None else "global"
+
+
 SPEC = OpSpec(
-    name="generate", fn=run, params=GenerateParams, version=1, min_inputs=1, uses_llm=True,
+    name="generate", fn=run, params=GenerateParams, version=1, min_inputs=1, uses_llm=True, sharding=sharding,
     path_params=("prompt", "response_format"), prompts=(REASK_PROMPT,),
     doc="Your own LLM step: a prompt file, sampling, n, an optional JSON schema validated on our side "
         "(re-asked, with fallbacks for endpoints that refuse it), and a mapping of reply fields to a new "

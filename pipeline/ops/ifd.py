@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -23,7 +24,7 @@ from pydantic import Field
 
 from pipeline.embed import model_folder
 from pipeline.errors import ConfigError
-from pipeline.ops.base import Item, OpSpec, Params, StageContext, StageInput
+from pipeline.ops.base import Item, OpSpec, Params, ShardSteps, StageContext, StageInput
 from pipeline.ops.dedup_exact import all_records
 from pipeline.record import Record, Rejected
 
@@ -117,12 +118,17 @@ def scorer_for(ctx: StageContext, model: str, device: str) -> Scorer:
     spec = model
     if not spec.startswith("package:") and ctx.recipe_dir and not Path(spec).is_absolute():
         spec = str(ctx.recipe_dir / spec)
-    return Scorer(model_folder(spec), device)
+    return load_scorer(model_folder(spec), device)
 
 
-def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[Item]:
-    scorer = scorer_for(ctx, p.model, p.device)
-    results = [ifd(scorer, rec, p) for rec in all_records(inputs)]
+@lru_cache(maxsize=1)
+def load_scorer(folder: Path, device: str) -> Scorer:
+    """One model per process: a worker loads it once for all its shards."""
+    return Scorer(folder, device)
+
+
+def choose(results: list[tuple[str, float, float, float]], p: IfdParams) -> np.ndarray:
+    """Which records are kept: IFD <= 1 and, with `fraction`, among the highest IFDs."""
     values = np.array([r[1] if not r[0] and r[1] <= 1 else -np.inf for r in results])
     keep = values > -np.inf
     if p.fraction is not None:     # Cherry LLM's sample_rate: a share of the records that pass IFD <= 1
@@ -131,7 +137,17 @@ def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[I
         chosen = np.zeros(len(results), dtype=bool)
         chosen[top] = True
         keep &= chosen
-    for i, rec in enumerate(all_records(inputs)):
+    return keep
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[Item]:
+    scorer = scorer_for(ctx, p.model, p.device)
+    results = [ifd(scorer, rec, p) for rec in all_records(inputs)]
+    yield from emit(all_records(inputs), results, choose(results, p), p)
+
+
+def emit(records: Iterator[Record], results, keep, p: IfdParams) -> Iterator[Item]:
+    for i, rec in enumerate(records):
         verdict, value, cond, direct = results[i]
         if not verdict:
             rec.meta["scores"] = {**(rec.meta.get("scores") or {}), "ifd": round(value, 6),
@@ -147,7 +163,35 @@ def run(ctx: StageContext, inputs: list[StageInput], p: IfdParams) -> Iterator[I
             yield Rejected("ifd_not_top", f"IFD {value:.4f} not in the top {p.fraction:.0%}", record=rec)
 
 
+# -- over shards (`run --workers N`): each worker scores its shards with its own copy of the model
+# (map), the driver chooses the kept share over all of them (reduce), each shard writes its verdicts
+SCORES, KEEP = "ifd_scores.npz", "ifd_keep.npy"
+
+
+def map_shard(ctx: StageContext, inp: StageInput, p: IfdParams, folder: Path) -> None:
+    scorer = scorer_for(ctx, p.model, p.device)
+    results = [ifd(scorer, rec, p) for rec in inp]
+    np.savez(folder / SCORES, verdicts=np.array([r[0] for r in results], dtype=str).reshape(-1),
+             values=np.array([r[1:] for r in results], dtype=np.float64).reshape(-1, 3))
+
+
+def shard_results(folder: Path) -> list[tuple[str, float, float, float]]:
+    with np.load(folder / SCORES) as f:
+        return [(str(v), *map(float, row)) for v, row in zip(f["verdicts"], f["values"])]
+
+
+def reduce_shards(ctx: StageContext, shards: Path, n: int, p: IfdParams) -> None:
+    results = [r for i in range(n) for r in shard_results(shards / f"{i:05d}")]
+    np.save(shards / KEEP, choose(results, p))
+
+
+def apply_shard(ctx: StageContext, inp: StageInput, p: IfdParams, offset: int) -> Iterator[Item]:
+    keep = np.load(ctx.stage_dir.parent / KEEP, mmap_mode="r")
+    yield from emit(iter(inp), shard_results(ctx.stage_dir), keep[offset:offset + inp.count], p)
+
+
 SPEC = OpSpec(
     name="ifd", fn=run, params=IfdParams, version=2, min_inputs=1,
+    shard_steps=ShardSteps(map_shard, reduce_shards, apply_shard, context=True),
     doc="Cherry-LLM instruction-following difficulty with a local causal LM; drop IFD > 1, keep the top fraction.",
 )

@@ -68,14 +68,25 @@ def run(ctx: StageContext, inputs: list[StageInput], p: IfsParams) -> Iterator[I
         if label:
             ctx.count(f"ifs_{label}")
         yield item
-    ctx.count("ifs_answer", 0)          # both counts always in stats.json, even when zero
-    ctx.count("ifs_continuation", 0)
-    answered, total = ctx.counters["ifs_answer"], ctx.counters["ifs_answer"] + ctx.counters["ifs_continuation"]
-    ctx.counters["ifs"] = round(answered / total, 4) if total else 0
+    share(ctx.counters)
+
+
+def share(counters) -> None:
+    """The answer share of the stage (recomputed from the summed counts when it ran as shards)."""
+    counters["ifs_answer"] += 0          # both counts always in stats.json, even when zero
+    counters["ifs_continuation"] += 0
+    answered, total = counters["ifs_answer"], counters["ifs_answer"] + counters["ifs_continuation"]
+    counters["ifs"] = round(answered / total, 4) if total else 0
+
+
+def sharding(p: IfsParams) -> str:
+    """Per record with the LLM; a local classifier pads its batches, which shards would regroup."""
+    return "record" if p.classifier == "llm" else "global"
 
 
 SPEC = OpSpec(
     name="ifs", fn=run, params=IfsParams, version=1, min_inputs=1, prompts=IFS_PROMPTS, uses_llm=True,
+    sharding=sharding, merge_counters=share,
     doc="Instruction-following score: each response classified as an answer or a continuation (LLM or a local "
         "classifier); the answer share in stats.json as `ifs`; continuations dropped unless kept.",
 )

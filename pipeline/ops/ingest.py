@@ -13,7 +13,7 @@ from typing import Iterator
 from pydantic import Field, model_validator
 
 from pipeline.adapters import get_adapter
-from pipeline.adapters.base import Source
+from pipeline.adapters.base import ROW_SUFFIXES, Source
 from pipeline.catalog import entry
 from pipeline.errors import ConfigError
 from pipeline.ops.base import Item, OpSpec, Params, StageContext
@@ -78,8 +78,25 @@ def run(ctx: StageContext, inputs: list, p: IngestParams) -> Iterator[Item]:
         yield item
 
 
+# adapters that map each row on its own (no state across rows or files, no templates drawn at random),
+# so a folder of their files may be read a file per shard and give the same records and ledger
+PER_ROW = {"alpaca", "coig", "dolly", "messages", "sharegpt", "unnatural", "self_instruct_seeds"}
+
+
+def input_files(p: IngestParams, recipe_dir: Path | None) -> list[Path] | None:
+    """A local folder's files, in the order one process reads them, when each may be a shard:
+    a per-row adapter and no `limit` (a sample is drawn over the whole source)."""
+    if p.source not in PER_ROW or not p.path or p.hub or p.limit is not None:
+        return None
+    path = Path(p.path)
+    if not path.is_dir():
+        return None
+    return sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in ROW_SUFFIXES)
+
+
 SPEC = OpSpec(
     name="ingest", fn=run, params=IngestParams, params_for=params_for, version=1, min_inputs=0,
+    input_files=input_files,
     max_inputs=0, path_params=("path", "templates", "tasks_file", "exclude_tasks_file"),
     doc="Read a source (alpaca, messages, ...) from a file, folder or hub id into records.",
 )

@@ -11,16 +11,19 @@ rejected (`tag_bad_json`, `tag_bad_schema`, `tag_empty`, ...), raw reply kept.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Iterator
+
+import orjson
 
 from pydantic import Field
 
 from pipeline.embed import EmbedParams, embedder_for
 from pipeline.errors import ConfigError
-from pipeline.jsonl import atomic_write_json
+from pipeline.jsonl import atomic_write_json, read_jsonl
 from pipeline.llm.types import AsyncAsk, Reply
-from pipeline.ops.base import Item, OpSpec, StageContext, StageInput
-from pipeline.record import Record
+from pipeline.ops.base import Item, OpSpec, ShardSteps, StageContext, StageInput
+from pipeline.record import Record, Rejected
 from pipeline.scoring.ask import ScorerParams, ask_parsed, in_order, reask_limit, rejection, with_scores
 from pipeline.scoring.layout import TAG_PROMPTS, tag_messages
 from pipeline.scoring.parse import parse_tags
@@ -59,34 +62,41 @@ def reference_tags(ctx: StageContext, stage_id: str) -> list[str]:
     return list(json.loads(path.read_text(encoding="utf-8"))["tags"])
 
 
-def run(ctx: StageContext, inputs: list[StageInput], p: TagParams) -> Iterator[Item]:
+def ask_tags(ctx: StageContext, records, p: TagParams):
+    """Each record's reply, in input order: its raw tags (a list) or the failed Outcome."""
     reasks = reask_limit(ctx, p.reasks)
-    reference = reference_tags(ctx, p.coverage_of) if p.coverage_of else None
 
     def workflows():
-        for inp in inputs:
-            for rec in inp:
-                async def one(ask: AsyncAsk, rec: Record = rec):
-                    return await ask_parsed(ask, tag_messages(rec.turns("user")), parse_tag_reply,
-                                            "tag_reask", reasks)
-                yield one
+        for rec in records:
+            async def one(ask: AsyncAsk, rec: Record = rec):
+                return await ask_parsed(ask, tag_messages(rec.turns("user")), parse_tag_reply,
+                                        "tag_reask", reasks)
+            yield one
 
-    vocab, found = TagVocabulary(), []
     for out in in_order(ctx, workflows()):
         ctx.count("reasked", max(len(out.raw) - 1, 0))
-        found.append(vocab.add(t for t, _ in out.value) if out.ok else out)
+        yield [t for t, _ in out.value] if out.ok else out
+
+
+def run(ctx: StageContext, inputs: list[StageInput], p: TagParams) -> Iterator[Item]:
+    reference = reference_tags(ctx, p.coverage_of) if p.coverage_of else None
+    vocab, found = TagVocabulary(), []
+    for got in ask_tags(ctx, (rec for inp in inputs for rec in inp), p):
+        found.append(vocab.add(got) if isinstance(got, list) else got)
     merge_tags(ctx, vocab, [{tag_key(c) for c in got} for got in found if isinstance(got, list)], p)
     records = (rec for inp in inputs for rec in inp)
-    tagged = []
-    for rec, got in zip(records, found):
-        if not isinstance(got, list):
-            yield rejection(rec, got, "tag")
-            continue
-        tags = vocab.normalise(got, p.min_count)
-        tagged.append(tags)
-        yield with_scores(rec, {"instag_complexity": len(tags)}, tags=tags)
+    tagged = [vocab.normalise(got, p.min_count) if isinstance(got, list) else got for got in found]
+    yield from emit(records, tagged)
     if len(found) == sum(inp.count for inp in inputs):    # not in a dry run, which answers nothing
-        write_summary(ctx, vocab, tagged, p, reference)
+        write_summary(ctx, vocab, [t for t in tagged if isinstance(t, list)], p, reference)
+
+
+def emit(records, tagged) -> Iterator[Item]:
+    for rec, tags in zip(records, tagged):
+        if isinstance(tags, list):
+            yield with_scores(rec, {"instag_complexity": len(tags)}, tags=tags)
+        else:
+            yield tags if isinstance(tags, Rejected) else rejection(rec, tags, "tag")
 
 
 def merge_tags(ctx: StageContext, vocab: TagVocabulary, record_keys: list[set[str]], p: TagParams) -> None:
@@ -124,3 +134,48 @@ SPEC = OpSpec(
         "merges, min_count); "
         "complexity = tags per record; tags.json with counts and coverage of an upstream tag stage.",
 )
+
+
+# -- over shards (`run --workers N`): each worker asks for its shard's tags (map); the driver builds
+# the stage's vocabulary, merges and summary from all of them in input order (reduce); each shard
+# writes its records with the normalised tags (apply)
+RAW, FINAL = "tags_raw.jsonl", "tags_final.jsonl"
+
+
+def map_shard(ctx: StageContext, inp: StageInput, p: TagParams, folder) -> None:
+    with open(folder / RAW, "wb") as out:
+        for rec, got in zip(inp, ask_tags(ctx, inp, p)):
+            line = {"tags": got} if isinstance(got, list) else {"rejected": rejection(rec, got, "tag").to_dict()}
+            out.write(orjson.dumps(line) + b"\n")
+
+
+def reduce_shards(ctx: StageContext, shards, n: int, p: TagParams) -> None:
+    reference = reference_tags(ctx, p.coverage_of) if p.coverage_of else None
+    vocab, found = TagVocabulary(), []
+    for i in range(n):
+        for _, line in read_jsonl(shards / f"{i:05d}" / RAW, trusted=True):
+            found.append((i, vocab.add(line["tags"]) if "tags" in line else None))
+    merge_tags(ctx, vocab, [{tag_key(c) for c in got} for _, got in found if got is not None], p)
+    tagged = [(i, None if got is None else vocab.normalise(got, p.min_count)) for i, got in found]
+    for i in range(n):
+        (shards / f"{i:05d}" / FINAL).write_bytes(b"".join(orjson.dumps(t) + b"\n" for j, t in tagged if j == i))
+    write_summary(replace(ctx, stage_dir=shards.parent), vocab, [t for _, t in tagged if t is not None], p,
+                  reference)
+
+
+def apply_shard(ctx: StageContext, inp: StageInput, p: TagParams, offset: int) -> Iterator[Item]:
+    raw = (line for _, line in read_jsonl(ctx.stage_dir / RAW, trusted=True))
+    final = (tags for _, tags in read_jsonl(ctx.stage_dir / FINAL, trusted=True))
+    tagged = (tags if tags is not None else rejected_item(line["rejected"]) for line, tags in zip(raw, final))
+    yield from emit(inp, tagged)
+
+
+def rejected_item(d: dict) -> Rejected:
+    """A rejection the map step wrote, as the item it was."""
+    rec = d["record"]
+    extra = {k: v for k, v in d.items() if k not in ("reason", "detail", "record")}
+    return Rejected(d["reason"], d.get("detail", ""), record=Record(rec["id"], rec["messages"], rec.get("meta") or {}),
+                    extra=extra)
+
+
+SPEC = replace(SPEC, shard_steps=ShardSteps(map_shard, reduce_shards, apply_shard, context=True))
