@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pipeline.errors import UserError
 from pipeline.progress import say
 from pipeline.shard_progress import POLL, Watcher, reporter
-from pipeline.shards import ShardJob, run_shard, shard_dir
+from pipeline.shards import ShardJob, run_shard
 
 RESTARTS = 3
 _JOB: ShardJob | None = None  # the job a forked worker inherits (it holds the op's function)
@@ -53,7 +53,7 @@ def _pool_pass(job: ShardJob, todo: list[int], workers: int, advance) -> None:
     for slot in range(workers):
         slots.put(slot)
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(slots, os.getpid()))
-    watcher = Watcher(job.stage_dir, job.plan, advance)
+    watcher = Watcher(job.stage_dir, job.plan, job.phase, todo, advance)
     try:
         pending = {pool.submit(_run_index, i): i for i in todo}
         while pending:
@@ -82,7 +82,7 @@ def _worker_init(slots, driver: int) -> None:
 
 
 def _run_index(index: int) -> int:
-    run_shard(_JOB, index, _SLOT, reporter(shard_dir(_JOB.stage_dir, index)))
+    run_shard(_JOB, index, _SLOT, reporter(_JOB.stage_dir, index, _JOB.phase))
     return index
 
 

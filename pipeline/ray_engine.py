@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError, UserError
 from pipeline.shard_progress import POLL, Watcher, reporter
-from pipeline.shards import ShardJob, run_shard, shard_dir
+from pipeline.shards import ShardJob, run_shard
 
 RETRIES = 3
 PROBE = ".engine-probe"
@@ -79,7 +79,7 @@ def _write_probe(path: str, token: str) -> None:
 
 
 def _task(job: ShardJob, index: int, slot: int) -> int:
-    run_shard(job, index, slot, reporter(shard_dir(job.stage_dir, index)))
+    run_shard(job, index, slot, reporter(job.stage_dir, index, job.phase))
     return index
 
 
@@ -89,7 +89,7 @@ def run_in_ray(job: ShardJob, todo: list[int], workers: int, advance) -> None:
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_task)
     queue, running, free = list(todo), {}, list(range(workers))
     ref_job = ray.put(job)
-    watcher = Watcher(job.stage_dir, job.plan, advance)
+    watcher = Watcher(job.stage_dir, job.plan, job.phase, todo, advance)
     try:
         while queue or running:
             while queue and free:
