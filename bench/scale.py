@@ -132,8 +132,9 @@ def compare(tmp: Path, label: str, rec: Path, stages: list[str], env: dict, engi
                  + ("" if e == engines[0] else f" {one[2][s][0] / max(rows[e][2][s][0], 1e-9):4.2f}x")
                  for e in engines]
         print(f"  {label:<12} {s:<7} " + " | ".join(cells) + f"  same bytes: {same}")
-    print(f"  {label:<12} whole run: " + " | ".join(f"{e} {rows[e][0]:.1f}s ({rows[e][1]:.2f} cores busy)"
-                                                    for e in engines)
+    # Ray's workers are not this command's child processes: their CPU time is not in its figure
+    print(f"  {label:<12} whole run: " + " | ".join(
+        f"{e} {rows[e][0]:.1f}s" + ("" if "Ray" in e else f" ({rows[e][1]:.2f} cores busy)") for e in engines)
           + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
 
 

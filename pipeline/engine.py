@@ -13,5 +13,5 @@ class EngineSettings(BaseModel):
     kind: Literal["local", "ray"] = Field("local", description="local processes, or Ray tasks")
     workers: int | None = Field(None, ge=1, le=4096, description="workers for per-record stages (default 1)")
     address: str | None = Field(None, description="Ray cluster address (`auto`, HOST:PORT); none: a local Ray")
-    shard_size: int | None = Field(None, ge=1, description="records per shard (default: about 4 shards "
+    shard_size: int | None = Field(None, ge=1, description="records per shard (default: about 8 shards "
                                                          "per worker, at least 1000 records)")
