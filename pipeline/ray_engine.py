@@ -66,8 +66,8 @@ def check_node(ray, node: dict, run_dir: Path) -> None:
                         "sees, at the same path (NFS, a shared mount)")
 
 
-def cluster_cpus(address: str | None, run_dir: Path) -> int:
-    connect(address, run_dir)
+def cluster_cpus() -> int:
+    """The CPUs of the cluster the run joined (`connect`, before the first stage)."""
     return max(1, int(import_ray().cluster_resources().get("CPU", 1)))
 
 

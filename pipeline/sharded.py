@@ -22,7 +22,7 @@ def engine_workers(runner) -> int:
         return int(runner.opts.workers or engine.get("workers") or 1)
     from pipeline.ray_engine import cluster_cpus
 
-    return cluster_cpus(engine.get("address"), runner.rd.root)
+    return cluster_cpus()
 
 
 def shard_workers(runner, st, inputs: list[StageInput]) -> int:
@@ -80,11 +80,7 @@ def run_sharded(runner, st, ctx: StageContext, inp: StageInput | None, workers: 
         from pipeline.llm.cache import cache_path, connect
 
         connect(cache_path(rd.root)).close()
-    engine = runner.recipe.engine
-    if engine.get("kind") == "ray":
-        from pipeline.ray_engine import connect
-
-        connect(engine.get("address"), rd.root)
+    engine = runner.recipe.engine  # on Ray, joined (and the run folder checked) before the first stage
     decided = Counter()
     if job.phase != "records":
         if job.phase == "map":  # the long part of some (an LLM's or a model's work): a bar of its own

@@ -27,37 +27,32 @@ from tests.scale.test_faults import CONCURRENCY, ENV, check_exactly_once, check_
 RAY = ["--engine", "ray", "--workers", "2"] + (["--address", sys.argv[3]] if len(sys.argv) > 3 else [])
 
 
-def ray_tasks() -> list[int]:
-    """Pids of the Ray worker processes running a task now (Ray names them `ray::<function>`)."""
-    pids = []
+def live_processes() -> dict[int, bytes]:
+    """The first argument of every live (not zombie) process: Ray names its busy workers
+    `ray::<function>`, its idle ones `ray::IDLE`."""
+    out = {}
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::_task"):
-                pids.append(int(entry.name))
+            if entry.name.isdigit() and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                out[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")[0]
         except OSError:
             continue
-    return pids
+    return out
+
+
+def ray_tasks() -> list[int]:
+    """Pids of the Ray worker processes running a task now."""
+    return [pid for pid, argv0 in live_processes().items() if argv0.startswith(b"ray::_task")]
 
 
 def ray_workers() -> list[int]:
     """Pids of the Ray processes still alive that could run a task of the run (its workers, and
     the raylet of a local Ray); Ray's dashboard and runtime-env agents run no task, and exit on
     their own. A cluster's raylets and idle workers stay, of course: only busy ones count there."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if not entry.name.isdigit() or (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if len(sys.argv) > 3:
-            busy = argv0.startswith(b"ray::_task")
-        else:
-            busy = (argv0.startswith(b"ray::") and not argv0.endswith(b"Agent")) or argv0.endswith(b"/raylet")
-        if busy:
-            out.append(int(entry.name))
-    return out
+    if len(sys.argv) > 3:
+        return ray_tasks()
+    return [pid for pid, argv0 in live_processes().items()
+            if (argv0.startswith(b"ray::") and not argv0.endswith(b"Agent")) or argv0.endswith(b"/raylet")]
 
 
 def start(recipe: Path, out: Path) -> subprocess.Popen:
